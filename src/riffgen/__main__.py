@@ -1,0 +1,3 @@
+from riffgen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Mel spectrogram <-> Riffusion spectrogram image (pixel format of riffusion-model-v1)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from riffgen.audio.params import ExifTag, SpectrogramParams
+from riffgen.errors import RiffgenError
+
+
+def image_from_mel(mel: np.ndarray, params: SpectrogramParams) -> Image.Image:
+    """Encode ``mel`` ``(channels, n_mels, frames)`` as an RGB image with EXIF parameters.
+
+    ``pixel = uint8(255 - 255 * (S / S.max()) ** power)``, low frequencies at the bottom.
+    Mono: R = G = B. Stereo: R = 0, G = left, B = right.
+    """
+    mel = np.asarray(mel, dtype=np.float32)
+    if mel.ndim != 3 or mel.shape[0] not in (1, 2):
+        raise RiffgenError(f"expected a (1 or 2, mels, frames) spectrogram, got shape {mel.shape}")
+    max_value = float(mel.max())
+    data = mel / max_value if max_value > 0 else np.zeros_like(mel)
+    data = np.power(data, np.float32(params.power_for_image)) * np.float32(255)
+    pixels = (np.float32(255) - data).astype(np.uint8)
+    if pixels.shape[0] == 1:
+        rgb = np.repeat(pixels, 3, axis=0)
+    else:
+        rgb = np.stack([np.zeros_like(pixels[0]), pixels[0], pixels[1]])
+    image = Image.fromarray(np.ascontiguousarray(rgb.transpose(1, 2, 0)[::-1]), mode="RGB")
+    exif = image.getexif()
+    for tag, value in params.to_exif().items():
+        exif[int(tag)] = value
+    exif[int(ExifTag.MAX_VALUE)] = max_value
+    image.info["exif"] = exif.tobytes()
+    return image
+
+
+def params_from_image(image: Image.Image) -> SpectrogramParams:
+    """Parameters stored in the image's EXIF, defaults where absent."""
+    try:
+        exif = dict(image.getexif())
+    except Exception:  # a damaged EXIF block is no reason to refuse the picture
+        exif = {}
+    return SpectrogramParams.from_exif(exif)
+
+
+def mel_from_image(
+    image: Image.Image, params: SpectrogramParams, *, max_value: float = 30e6
+) -> np.ndarray:
+    """Decode an image of any mode into a mel spectrogram ``(channels, height, width)``.
+
+    Transparent pixels (alpha) count as white, i.e. silence. Stereo reads G and B.
+    """
+    if image.width < 1 or image.height < 1:
+        raise RiffgenError(f"image is empty ({image.width}x{image.height})")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    image = image.convert("RGB")
+    data = np.asarray(image, dtype=np.float32)[::-1].transpose(2, 0, 1)
+    data = data[[1, 2]] if params.stereo else data[0:1]
+    data = ((255.0 - data) / 255.0) ** (1.0 / params.power_for_image)
+    return np.ascontiguousarray(data * max_value, dtype=np.float32)

@@ -1,0 +1,90 @@
+"""Reading and writing audio files; every sample rate, mono or stereo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from riffgen.errors import RiffgenError
+from riffgen.files import atomic_path
+
+WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".mp3": "MP3", ".ogg": "OGG"}
+
+
+def load_audio(
+    path: str | os.PathLike[str],
+    *,
+    sample_rate: int | None = None,
+    start: float = 0.0,
+    duration: float | None = None,
+    mono: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Read ``path`` -> ``(samples float32 [channels, n], sample_rate)``.
+
+    ``start`` and ``duration`` are in seconds; ``sample_rate`` (Hz) resamples with soxr.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RiffgenError(f"audio file not found: {path}")
+    if start < 0:
+        raise RiffgenError(f"start must be >= 0 s, got {start}")
+    if duration is not None and duration <= 0:
+        raise RiffgenError(f"duration must be > 0 s, got {duration}")
+    try:
+        with sf.SoundFile(path) as f:
+            sr = f.samplerate
+            first = int(round(start * sr))
+            if first >= f.frames > 0 or (f.frames > 0 and first > f.frames):
+                raise RiffgenError(
+                    f"start {start} s is past the end of {path.name} ({f.frames / sr:.2f} s)"
+                )
+            f.seek(min(first, max(f.frames, 0)))
+            frames = -1 if duration is None else int(round(duration * sr))
+            data = f.read(frames, dtype="float32", always_2d=True)
+    except RiffgenError:
+        raise
+    except Exception as exc:
+        raise RiffgenError(f"cannot read {path} as audio: {exc}") from None
+    samples = np.ascontiguousarray(data.T)
+    if samples.shape[1] == 0:
+        raise RiffgenError(f"no audio in {path} (empty or zero-length selection)")
+    if mono and samples.shape[0] > 1:
+        samples = samples.mean(axis=0, keepdims=True)
+    if sample_rate is not None and sample_rate != sr:
+        samples, sr = resample(samples, sr, sample_rate), sample_rate
+    return samples.astype(np.float32, copy=False), sr
+
+
+def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """High-quality resampling (soxr) of ``[channels, n]`` float audio."""
+    if orig_sr == target_sr:
+        return samples
+    out = soxr.resample(np.ascontiguousarray(samples.T), orig_sr, target_sr, quality="HQ")
+    return np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(-1, samples.shape[0]).T)
+
+
+def save_audio(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> Path:
+    """Write ``[channels, n]`` (or ``[n]``) float audio; the format follows the extension.
+
+    WAV is 16-bit PCM, FLAC 16-bit, MP3 and OGG lossy. Written atomically.
+    """
+    path = Path(path)
+    fmt = WRITE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise RiffgenError(
+            f"cannot write {path.suffix or 'files without extension'}: use one of "
+            + ", ".join(sorted(WRITE_FORMATS))
+        )
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 1:
+        samples = samples[None]
+    if samples.ndim != 2 or samples.shape[1] == 0:
+        raise RiffgenError(f"expected audio shaped [channels, samples], got {samples.shape}")
+    subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "MP3": None, "OGG": "VORBIS"}[fmt]
+    with atomic_path(path) as tmp:
+        sf.write(tmp, np.clip(samples.T, -1.0, 1.0), sample_rate, format=fmt, subtype=subtype)
+    return path
