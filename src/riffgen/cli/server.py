@@ -1,0 +1,130 @@
+"""``riffgen serve``: the inference server and web app."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+
+from riffgen.errors import RiffgenError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the inference server and web app",
+        description="Serve the web app at / and the API (/run_inference/, /api/v1/..., docs at "
+        "/docs). Example: riffgen serve --model riffusion/riffusion-model-v1 --port 3013",
+    )
+    p.add_argument(
+        "--model",
+        default="riffusion/riffusion-model-v1",
+        help="model id or path; 'debug' (random debug model) or 'fake' (tones, no "
+        "weights) to try the web app",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=3013)
+    p.add_argument(
+        "--device",
+        action="append",
+        default=None,
+        help="device to run a model worker on; repeat for several (default: auto)",
+    )
+    p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None)
+    p.add_argument("--lora", default=None, help="LoRA weights to load into the model")
+    p.add_argument("--scheduler", default="pndm")
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help="require this key in the X-API-Key header (or env RIFFGEN_API_KEY)",
+    )
+    p.add_argument(
+        "--cors",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow cross-origin requests from ORIGIN (repeatable, '*' for any)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=4,
+        help="jobs waiting or running per worker before 503 (default 4)",
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
+    p.add_argument("--max-upload-mb", type=float, default=20.0)
+    p.add_argument("--max-audio-s", type=float, default=30.0)
+    p.add_argument("--max-steps", type=int, default=100)
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(func=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from riffgen.server import ServerConfig, create_app, default_registry
+    from riffgen.server.loader import build_pool
+
+    if not 0 < args.port < 65536:
+        raise RiffgenError(f"port must be 1-65535, got {args.port}")
+    api_key = args.api_key or os.environ.get("RIFFGEN_API_KEY") or None
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    if not _is_loopback(args.host) and not api_key:
+        print(
+            f"riffgen: warning: serving on {args.host} without --api-key: anyone who can reach "
+            "this address can use the model",
+            file=sys.stderr,
+        )
+    try:
+        config = ServerConfig(
+            api_key=api_key,
+            cors_origins=tuple(args.cors),
+            max_queue=args.max_queue,
+            request_timeout_s=args.timeout,
+            max_upload_bytes=int(args.max_upload_mb * 2**20),
+            max_audio_s=args.max_audio_s,
+            max_steps=args.max_steps,
+            model_name=args.model,
+        )
+    except ValueError as exc:
+        raise RiffgenError(str(exc)) from None
+    pool = build_pool(
+        args.model,
+        devices=args.device or [None],
+        max_queue=args.max_queue,
+        dtype=args.dtype,
+        lora=args.lora,
+        scheduler=args.scheduler,
+    )
+    registry = default_registry()
+    if args.model == "fake" and not registry.list():
+        from riffgen.server.fake import fake_seed_images
+        from riffgen.server.seeds import DictSeedRegistry
+
+        registry = DictSeedRegistry(fake_seed_images())
+    app = create_app(pool, registry, config)
+    print(
+        f"riffgen: serving {args.model} at http://{args.host}:{args.port}/ (API docs at /docs)",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        ws_max_size=2**20,
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,35 @@
+"""Server settings: limits, security and queueing, in one dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``create_app`` needs besides the model.
+
+    Sizes in bytes, durations in seconds, widths in spectrogram columns (10 ms each by default).
+    """
+
+    api_key: str | None = None  # when set, /api/* and /run_inference/ need X-API-Key
+    cors_origins: tuple[str, ...] = ()  # e.g. ("https://example.org",) or ("*",)
+    max_queue: int = 4  # jobs waiting or running per worker; beyond it: 503 + Retry-After
+    request_timeout_s: float = 300.0
+    max_upload_bytes: int = 20 * 1024 * 1024  # multipart requests (audio, images)
+    max_json_bytes: int = 256 * 1024  # every other request body
+    max_audio_s: float = 30.0  # longer uploads are refused (422)
+    max_steps: int = 100  # num_inference_steps upper bound
+    max_width: int = 2048  # widest spectrogram the server generates or decodes
+    jam_buffer_ahead: int = 3  # clips a jam session generates ahead of playback
+    max_jam_sessions: int = 8
+    model_name: str = "unknown"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_queue < 1:
+            raise ValueError(f"max_queue must be >= 1, got {self.max_queue}")
+        if self.request_timeout_s <= 0:
+            raise ValueError(f"request timeout must be > 0 s, got {self.request_timeout_s}")
+        if self.max_width < 64 or self.max_width % 8:
+            raise ValueError(f"max_width must be a multiple of 8 >= 64, got {self.max_width}")

@@ -1,0 +1,143 @@
+"""A stand-in pipeline with the real one's call signatures: instant, deterministic tones.
+
+Used by the server's tests (queueing, cancellation, timeouts without a model) and by
+``riffgen serve --model fake`` to try the web app on a machine without weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from riffgen.audio import SpectrogramParams, audio_to_image
+from riffgen.diffusion.types import PromptInput, RiffgenOutput
+
+Callback = Callable[[int, int], None] | None
+
+
+class FakePipeline:
+    """Makes a chord per (prompt, seed); ``step_s`` seconds of sleep per "denoising step"."""
+
+    def __init__(self, *, step_s: float = 0.0, params: SpectrogramParams | None = None) -> None:
+        self.step_s = step_s
+        self.spectrogram_params = params or SpectrogramParams()
+        self.calls: list[str] = []
+
+    def _steps(self, n: int, callback: Callback) -> None:
+        for i in range(n):
+            if self.step_s:
+                time.sleep(self.step_s)
+            if callback is not None:
+                callback(i + 1, n)
+
+    def _render(self, prompt: str, seed: int, width: int, params: dict) -> RiffgenOutput:
+        sp = self.spectrogram_params
+        n = sp.num_samples(width)
+        digest = hashlib.sha256(f"{prompt}|{seed}".encode()).digest()
+        t = np.arange(n, dtype=np.float32) / sp.sample_rate
+        audio = np.zeros(n, dtype=np.float32)
+        for k in range(3):
+            freq = 110.0 * 2 ** (digest[k] / 64.0)
+            audio += np.sin(2 * np.pi * freq * t).astype(np.float32) / 3
+        # A pulse on every beat (120 BPM) so the clip sounds like a loop.
+        audio *= 0.5 + 0.5 * np.exp(-((t * 2.0) % 1.0) * 6.0).astype(np.float32)
+        audio = (audio / max(float(np.abs(audio).max()), 1e-9) * 0.98)[None]
+        image = audio_to_image(audio, sp.sample_rate, sp)
+        return RiffgenOutput(
+            audio=audio,
+            sample_rate=sp.sample_rate,
+            image=image,
+            parameters={"prompt": prompt, "seed": seed, **params},
+        )
+
+    def text_to_audio(
+        self,
+        prompt: str,
+        *,
+        negative_prompt: str | None = None,
+        seed: int = 0,
+        num_inference_steps: int = 50,
+        guidance: float = 7.0,
+        width: int = 512,
+        scheduler: str | None = None,
+        callback: Callback = None,
+    ) -> RiffgenOutput:
+        self.calls.append("text_to_audio")
+        self._steps(num_inference_steps, callback)
+        return self._render(
+            prompt, seed, width, {"negative_prompt": negative_prompt, "guidance": guidance}
+        )
+
+    def audio_to_audio(
+        self,
+        prompt: str,
+        *,
+        init_image: Image.Image | None = None,
+        init_audio: np.ndarray | None = None,
+        sample_rate: int | None = None,
+        denoising: float = 0.75,
+        negative_prompt: str | None = None,
+        seed: int = 0,
+        num_inference_steps: int = 50,
+        guidance: float = 7.0,
+        callback: Callback = None,
+    ) -> RiffgenOutput:
+        self.calls.append("audio_to_audio")
+        if init_image is None:
+            init_image = audio_to_image(init_audio, sample_rate, self.spectrogram_params)
+        self._steps(max(1, int(num_inference_steps * denoising)), callback)
+        return self._render(prompt, seed, init_image.width, {"denoising": denoising})
+
+    def inpaint(
+        self,
+        prompt: str,
+        *,
+        init_image: Image.Image,
+        mask_image=None,
+        start_s=None,
+        end_s=None,
+        min_hz=None,
+        max_hz=None,
+        denoising: float = 1.0,
+        negative_prompt: str | None = None,
+        seed: int = 0,
+        num_inference_steps: int = 50,
+        guidance: float = 7.0,
+        callback: Callback = None,
+    ) -> RiffgenOutput:
+        self.calls.append("inpaint")
+        self._steps(num_inference_steps, callback)
+        return self._render(prompt, seed, init_image.width, {"start_s": start_s, "end_s": end_s})
+
+    def interpolate(
+        self,
+        start: PromptInput,
+        end: PromptInput,
+        alpha: float,
+        *,
+        init_image: Image.Image,
+        mask_image=None,
+        num_inference_steps: int = 50,
+        callback: Callback = None,
+    ) -> RiffgenOutput:
+        self.calls.append("interpolate")
+        self._steps(num_inference_steps, callback)
+        chosen = start if alpha < 0.5 else end
+        return self._render(chosen.prompt, chosen.seed, init_image.width, {"alpha": alpha})
+
+
+def fake_seed_images() -> dict[str, Image.Image]:
+    """Seeds for the fake backend: a 512-px beat pattern and a mask, no files needed."""
+    beat = np.full((512, 512), 255, dtype=np.uint8)
+    beat[-60:, ::50] = 40  # kick drum columns at the bottom of the spectrum
+    beat[-200:-100, 25::50] = 120
+    mask = np.zeros((512, 512), dtype=np.uint8)
+    mask[:170] = 255
+    return {
+        "og_beat": Image.fromarray(beat).convert("RGB"),
+        "mask_top_third_75": Image.fromarray(mask).convert("RGB"),
+    }
