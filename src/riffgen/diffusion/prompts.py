@@ -1,0 +1,121 @@
+"""Prompt weighting ``(word:1.3)``, ``(word)``, ``[word]`` and prompts longer than 77 tokens.
+
+A prompt is split into fragments with weights (A1111 syntax: ``(x)`` multiplies by 1.1,
+``[x]`` divides by 1.1, ``(x:w)`` multiplies by ``w``; ``\\(`` escapes a bracket). The
+tokens are cut into chunks of 75, each chunk wrapped in BOS/EOS and padded to 77 and encoded
+separately; the chunk embeddings are concatenated along the sequence axis (cross-attention
+accepts any length). A prompt of at most 75 tokens without weights encodes exactly as
+diffusers' StableDiffusionPipeline does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import torch
+
+ROUND_UP = 1.1  # weight of "(word)"
+_TOKEN_RE = re.compile(r"\\[()\[\]\\]|\(|\)|\[|\]|:\s*([+-]?\d*\.?\d+)\s*\)|[^\\()\[\]:]+|:")
+
+
+def parse_weights(text: str) -> list[tuple[str, float]]:
+    """``"a (loud:1.5) [soft] drum"`` -> ``[("a ", 1.0), ("loud", 1.5), ...]`` (adjacent merged).
+
+    Unbalanced brackets are closed at the end of the prompt instead of raising.
+    """
+    out: list[list] = []
+    round_open: list[int] = []
+    square_open: list[int] = []
+
+    def scale(start: int, factor: float) -> None:
+        for item in out[start:]:
+            item[1] *= factor
+
+    for m in _TOKEN_RE.finditer(text):
+        tok, weight = m.group(0), m.group(1)
+        if tok.startswith("\\"):
+            out.append([tok[1:], 1.0])
+        elif tok == "(":
+            round_open.append(len(out))
+        elif tok == "[":
+            square_open.append(len(out))
+        elif weight is not None and round_open:
+            scale(round_open.pop(), float(weight))
+        elif tok == ")" and round_open:
+            scale(round_open.pop(), ROUND_UP)
+        elif tok == "]" and square_open:
+            scale(square_open.pop(), 1 / ROUND_UP)
+        else:
+            out.append([tok, 1.0])
+    for start in round_open:
+        scale(start, ROUND_UP)
+    for start in square_open:
+        scale(start, 1 / ROUND_UP)
+
+    merged: list[tuple[str, float]] = []
+    for piece, w in out:
+        if merged and merged[-1][1] == w:
+            merged[-1] = (merged[-1][0] + piece, w)
+        elif piece:
+            merged.append((piece, w))
+    return merged or [("", 1.0)]
+
+
+def tokenize_weighted(tokenizer, text: str) -> tuple[list[int], list[float]]:
+    """Token ids (no BOS/EOS) and one weight per token."""
+    ids: list[int] = []
+    weights: list[float] = []
+    for piece, w in parse_weights(text):
+        piece_ids = tokenizer(piece, add_special_tokens=False, truncation=False).input_ids
+        ids.extend(piece_ids)
+        weights.extend([w] * len(piece_ids))
+    return ids, weights
+
+
+def _chunks(tokenizer, ids: list[int], weights: list[float], n_chunks: int):
+    """-> (ids [n_chunks, 77], weights [n_chunks, 77]) with BOS/EOS per chunk, EOS padding."""
+    size = tokenizer.model_max_length - 2
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    all_ids, all_w = [], []
+    for c in range(n_chunks):
+        part, part_w = ids[c * size : (c + 1) * size], weights[c * size : (c + 1) * size]
+        row = [bos, *part, eos] + [pad] * (size - len(part))
+        all_ids.append(row)
+        all_w.append([1.0, *part_w, 1.0] + [1.0] * (size - len(part)))
+    return torch.tensor(all_ids), torch.tensor(all_w)
+
+
+def num_chunks(tokenizer, text: str) -> int:
+    size = tokenizer.model_max_length - 2
+    ids, _ = tokenize_weighted(tokenizer, text)
+    return max(1, -(-len(ids) // size))
+
+
+@torch.no_grad()
+def encode_prompts(
+    tokenizer, text_encoder, prompts: Sequence[str], *, n_chunks: int | None = None
+) -> torch.Tensor:
+    """Embeddings ``[len(prompts), n_chunks * 77, dim]``; all prompts padded to the same length.
+
+    Weighted tokens scale their embedding; the result is rescaled to the unweighted mean,
+    as the long-prompt-weighting pipeline of the original does.
+    """
+    parsed = [tokenize_weighted(tokenizer, p) for p in prompts]
+    size = tokenizer.model_max_length - 2
+    needed = max(max(1, -(-len(ids) // size)) for ids, _ in parsed)
+    n_chunks = max(needed, n_chunks or 1)
+    device = text_encoder.device
+    out = []
+    for ids, weights in parsed:
+        chunk_ids, chunk_w = _chunks(tokenizer, ids, weights, n_chunks)
+        emb = text_encoder(chunk_ids.to(device))[0]  # [n_chunks, 77, dim]
+        if bool((chunk_w != 1.0).any()):
+            w = chunk_w.to(device=device, dtype=emb.dtype)
+            before = emb.float().mean(dim=(-2, -1), keepdim=True)
+            emb = emb * w.unsqueeze(-1)
+            after = emb.float().mean(dim=(-2, -1), keepdim=True)
+            emb = emb * (before / after).to(emb.dtype)
+        out.append(emb.reshape(1, -1, emb.shape[-1]))
+    return torch.cat(out)

@@ -1,0 +1,28 @@
+"""Shared fixtures: a debug-size diffusion model (random weights, real classes) for tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# No test may reach the network for models.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def debug_model_dir(tmp_path_factory):
+    """Path of a debug model in the diffusers layout (built once per session)."""
+    from riffgen.diffusion.debug import build_debug_model
+
+    return build_debug_model(tmp_path_factory.mktemp("debug_model"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def debug_pipeline(debug_model_dir):
+    """The debug model loaded through RiffgenPipeline.from_pretrained (fp32, cpu)."""
+    from riffgen.diffusion import RiffgenPipeline
+
+    return RiffgenPipeline.from_pretrained(debug_model_dir, device="cpu", dtype="fp32")
