@@ -23,6 +23,7 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
+from riffgen.audio.image import params_from_image
 from riffgen.audio.io import WRITE_FORMATS
 from riffgen.audio.params import ExifTag
 from riffgen.endless.engine import JamClip, JamEngine
@@ -89,6 +90,14 @@ class _SpectrogramStrip:
         self.path.unlink(missing_ok=True)
 
 
+def output_format(path: str | os.PathLike[str]) -> str:
+    """The sound-file format for ``path``; streaming needs WAV, FLAC or OGG (not MP3)."""
+    fmt = WRITE_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None or fmt == "MP3":
+        raise RiffgenError(f"jam output must be .wav, .flac or .ogg, got {Path(path).name}")
+    return fmt
+
+
 def render_jam(
     engine: JamEngine,
     out_path: str | os.PathLike[str],
@@ -107,9 +116,7 @@ def render_jam(
     valid files (``interrupted`` in the result and the log); it is not re-raised.
     """
     out_path = Path(out_path)
-    fmt = WRITE_FORMATS.get(out_path.suffix.lower())
-    if fmt is None or fmt == "MP3":
-        raise RiffgenError(f"jam output must be .wav, .flac or .ogg, got {out_path.name}")
+    fmt = output_format(out_path)
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise RiffgenError(f"duration must be > 0 s, got {duration_s}")
     sr = engine.sample_rate
@@ -121,13 +128,8 @@ def render_jam(
     temps: list[Path] = []
     wav_tmp = _temp_beside(out_path, out_path.suffix)
     temps.append(wav_tmp)
-    strip = None
-    if image_path is not None:
-        strip_tmp = _temp_beside(Path(image_path), ".npy")
-        temps.append(strip_tmp)
-        strip = _SpectrogramStrip(
-            strip_tmp, height=engine.seed.image.height, width=total // hop + 1
-        )
+    strip: _SpectrogramStrip | None = None
+    strip_exif: Image.Exif | None = None
     log_tmp = None
     log_file = None
     if log_path is not None:
@@ -150,6 +152,14 @@ def render_jam(
                     sound = sf.SoundFile(
                         wav_tmp, "w", sr, clip.audio.shape[0], subtype=subtype, format=fmt
                     )
+                    if image_path is not None:
+                        # Sized from the first clip: the model's mel count may differ from the seed's.
+                        strip_tmp = _temp_beside(Path(image_path), ".npy")
+                        temps.append(strip_tmp)
+                        strip = _SpectrogramStrip(
+                            strip_tmp, height=clip.image.height, width=total // hop + 1
+                        )
+                        strip_exif = _strip_exif(clip.image)
                 take = min(total - written, clip.audio.shape[-1])
                 segment = clip.audio[:, :take]
                 if written + take >= total:
@@ -183,7 +193,7 @@ def render_jam(
         os.replace(wav_tmp, out_path)
         temps.remove(wav_tmp)
         if strip is not None and image_path is not None:
-            strip.save(Path(image_path), _strip_exif(engine))
+            strip.save(Path(image_path), strip_exif)
         if log_file is not None and log_tmp is not None and log_path is not None:
             summary = {
                 "samples": written,
@@ -216,9 +226,10 @@ def render_jam(
     )
 
 
-def _strip_exif(engine: JamEngine) -> Image.Exif:
+def _strip_exif(image: Image.Image) -> Image.Exif:
+    """The spectrogram EXIF of the clips, so the wide PNG decodes back to audio."""
     exif = Image.Exif()
-    for tag, value in engine.params.to_exif().items():
+    for tag, value in params_from_image(image).to_exif().items():
         exif[int(tag)] = value
     exif[int(ExifTag.MAX_VALUE)] = 30e6
     return exif
