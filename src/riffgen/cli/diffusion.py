@@ -1,0 +1,611 @@
+"""CLI group for the diffusion pipeline: ``generate``, ``transform``, ``inpaint``, ``interpolate``.
+
+Each command: check the arguments and read the inputs (fast failures, before the model
+loads), load the pipeline, run one small ``run_*`` function, and write OUT (audio), OUT.png
+(spectrogram) and OUT.json (every parameter) together, atomically: on any error no file
+is left. The ``run_*`` functions take plain values so other commands (endless music) can
+call or replace them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from riffgen import __version__
+from riffgen.audio import load_audio, save_audio
+from riffgen.audio.image import open_image
+from riffgen.audio.io import WRITE_FORMATS
+from riffgen.diffusion.schedulers import scheduler_names
+from riffgen.diffusion.types import PromptInput, RiffgenOutput, to_jsonable
+from riffgen.errors import RiffgenError
+from riffgen.files import atomic_path
+
+DEFAULT_MODEL = "riffusion/riffusion-model-v1"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+JOIN_CROSSFADE_S = 0.02  # short crossfade between interpolation clips: no clicks
+
+
+# ---------------------------------------------------------------------------- parsers
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the diffusion commands to the ``riffgen`` parser."""
+    p = subparsers.add_parser(
+        "generate",
+        help="text -> music clip (WAV/FLAC/MP3/OGG + spectrogram PNG + JSON)",
+        description="Generate a clip from a text prompt. Writes OUT, OUT.png and OUT.json.",
+    )
+    p.add_argument("prompt", help='what to play, e.g. "funky bassline (slap:1.3)"')
+    _add_output(p)
+    length = p.add_mutually_exclusive_group()
+    length.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="clip length (s), default 5.11"
+    )
+    length.add_argument(
+        "--width", type=int, default=None, metavar="PX", help="image width, multiple of 8"
+    )
+    p.add_argument(
+        "--denoising",
+        type=float,
+        default=0.75,
+        metavar="X",
+        help="with --seed-image: how much to change it, 0-1 (default 0.75)",
+    )
+    _add_common(p, seed_image_help="start from this spectrogram image (img2img) instead of noise")
+    p.set_defaults(func=cmd_generate)
+
+    p = subparsers.add_parser(
+        "transform",
+        help="audio -> new audio in the style of a prompt (img2img)",
+        description="Re-imagine a clip (audio file or spectrogram image) following a prompt.",
+    )
+    p.add_argument("audio", nargs="?", help="input audio or spectrogram image")
+    p.add_argument("prompt", help="what it should become")
+    _add_output(p)
+    p.add_argument(
+        "--denoising", type=float, default=0.75, metavar="X", help="0 = unchanged .. 1 = new"
+    )
+    _add_input_window(p)
+    _add_common(p, seed_image_help="spectrogram image to transform (instead of AUDIO)")
+    p.set_defaults(func=cmd_transform)
+
+    p = subparsers.add_parser(
+        "inpaint",
+        help="keep part of a clip and regenerate the rest",
+        description="Regenerate a time range, a frequency band, or the white part of a mask; "
+        "the rest comes back unchanged.",
+    )
+    p.add_argument("audio", nargs="?", help="input audio or spectrogram image")
+    p.add_argument("prompt", help="what to put in the repainted part")
+    _add_output(p)
+    p.add_argument("--start", type=float, default=None, metavar="S", help="repaint from (s)")
+    p.add_argument("--end", type=float, default=None, metavar="S", help="repaint until (s)")
+    p.add_argument("--min-hz", type=float, default=None, metavar="HZ", help="band bottom (Hz)")
+    p.add_argument("--max-hz", type=float, default=None, metavar="HZ", help="band top (Hz)")
+    p.add_argument("--mask", default=None, metavar="IMAGE", help="mask image: white = repaint")
+    p.add_argument(
+        "--denoising", type=float, default=1.0, metavar="X", help="0-1 (default 1: all new)"
+    )
+    _add_input_window(p)
+    _add_common(p, seed_image_help="spectrogram image to inpaint (instead of AUDIO)")
+    p.set_defaults(func=cmd_inpaint)
+
+    p = subparsers.add_parser(
+        "interpolate",
+        help="morph between two prompts/seeds over several clips (joined in one file)",
+        description="Riffusion's interpolation: clips at alpha 0..1 between two endpoints, "
+        "each an img2img of the seed image, joined into one file.",
+    )
+    p.add_argument("prompt_a", help="start prompt")
+    p.add_argument("prompt_b", help="end prompt")
+    _add_output(p)
+    p.add_argument("--seed-a", type=int, default=None, metavar="N", help="default --seed")
+    p.add_argument("--seed-b", type=int, default=None, metavar="N", help="default seed-a + 1")
+    p.add_argument("--clips", type=int, default=5, metavar="N", help="clips (default 5)")
+    p.add_argument("--denoising", type=float, default=0.75, metavar="X", help="both endpoints, 0-1")
+    p.add_argument("--mask", default=None, metavar="IMAGE", help="mask image: white = repaint")
+    _add_common(p, seed_image_help="seed image name (og_beat, beat_120, ...) or file")
+    p.set_defaults(func=cmd_interpolate)
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="audio file (.wav .flac .mp3 .ogg)"
+    )
+
+
+def _add_input_window(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--offset", type=float, default=0.0, metavar="S", help="input start (s)")
+    p.add_argument(
+        "--input-duration", type=float, default=None, metavar="S", help="input length (s)"
+    )
+
+
+def _add_common(p: argparse.ArgumentParser, *, seed_image_help: str) -> None:
+    p.add_argument("--negative-prompt", default=None, metavar="TEXT", help="what to avoid")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--steps", type=int, default=50, metavar="N", help="denoising steps (50)")
+    p.add_argument("--guidance", type=float, default=7.0, metavar="G", help="CFG scale (7)")
+    p.add_argument("--scheduler", default="pndm", choices=scheduler_names(), help="sampler")
+    p.add_argument("--seed-image", default=None, metavar="IMAGE", help=seed_image_help)
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="M",
+        help="hub id, diffusers directory or .safetensors/.ckpt (default %(default)s)",
+    )
+    p.add_argument("--device", default=None, metavar="D", help="cpu, cuda, mps (default auto)")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        choices=("auto", "fp32", "fp16", "bf16"),
+        help="weights dtype (default auto)",
+    )
+    p.add_argument("--lora", default=None, metavar="PATH", help="LoRA weights file or dir")
+    p.add_argument("--lora-scale", type=float, default=1.0, metavar="X", help="LoRA strength")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+# ---------------------------------------------------------------------------- shared helpers
+
+
+def output_paths(output: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """OUT.wav -> (OUT.wav, OUT.png, OUT.json); raises for an unknown audio extension."""
+    audio = Path(output)
+    if audio.suffix.lower() not in WRITE_FORMATS:
+        raise RiffgenError(f"output {audio} must end in one of {', '.join(sorted(WRITE_FORMATS))}")
+    return audio, audio.with_suffix(".png"), audio.with_suffix(".json")
+
+
+def check_common(args: argparse.Namespace) -> None:
+    """Fail fast (before loading a model) on values the pipeline would reject."""
+    if args.steps < 1:
+        raise RiffgenError(f"--steps must be >= 1, got {args.steps}")
+    if not np.isfinite(args.guidance) or args.guidance < 0:
+        raise RiffgenError(f"--guidance must be >= 0, got {args.guidance}")
+    if args.seed < 0:
+        raise RiffgenError(f"--seed must be >= 0, got {args.seed}")
+    denoising = getattr(args, "denoising", None)
+    if denoising is not None and not 0.0 <= denoising <= 1.0:
+        raise RiffgenError(f"--denoising must be in [0, 1], got {denoising}")
+    width = getattr(args, "width", None)
+    if width is not None and (width < 8 or width % 8):
+        raise RiffgenError(f"--width must be a positive multiple of 8 px, got {width}")
+    duration = getattr(args, "duration", None)
+    if duration is not None and not duration > 0:
+        raise RiffgenError(f"--duration must be > 0 s, got {duration}")
+    if args.lora is not None and not Path(args.lora).exists():
+        raise RiffgenError(f"LoRA weights not found: {args.lora}")
+
+
+def load_pipeline(args: argparse.Namespace):
+    """The pipeline named by --model/--device/--dtype/--lora/--scheduler."""
+    quiet_libraries()
+    from riffgen.diffusion.pipeline import RiffgenPipeline
+
+    return RiffgenPipeline.from_pretrained(
+        args.model,
+        device=args.device,
+        dtype=args.dtype,
+        lora=args.lora,
+        lora_scale=args.lora_scale,
+        scheduler=args.scheduler,
+    )
+
+
+def quiet_libraries() -> None:
+    """Keep stderr for riffgen's own bar and errors: no library progress bars or warnings."""
+    import transformers
+    from diffusers.utils import logging as diffusers_logging
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+
+
+@dataclass
+class ClipInput:
+    """An input clip: a spectrogram image or audio samples, and where it came from."""
+
+    source: str
+    image: Image.Image | None = None
+    audio: np.ndarray | None = None
+    sample_rate: int | None = None
+
+
+def read_clip(
+    path: str | None,
+    seed_image: str | None,
+    *,
+    offset_s: float = 0.0,
+    duration_s: float | None = None,
+) -> ClipInput:
+    """AUDIO (audio file or image) or --seed-image (exactly one) -> ClipInput."""
+    if (path is None) == (seed_image is None):
+        raise RiffgenError("give an input: AUDIO or --seed-image (exactly one)")
+    if seed_image is not None:
+        return ClipInput(source=seed_image, image=read_seed_image(seed_image))
+    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        return ClipInput(source=path, image=open_image(path))
+    samples, sr = load_audio(path, start=offset_s, duration=duration_s)
+    return ClipInput(source=path, audio=samples, sample_rate=sr)
+
+
+def read_seed_image(name_or_path: str | None) -> Image.Image:
+    """A shipped seed image by name (og_beat, beat_120, ...) or an image file."""
+    if name_or_path is not None and Path(name_or_path).is_file():
+        return open_image(name_or_path)
+    try:
+        from riffgen.endless.seeds import get_seed_image
+    except ImportError:
+        raise RiffgenError(f"seed image not found: {name_or_path}") from None
+    return get_seed_image(name_or_path).image
+
+
+@contextlib.contextmanager
+def progress(*, runs: int = 1, quiet: bool, desc: str) -> Iterator[Callable[[int, int], None]]:
+    """A pipeline callback driving one tqdm bar (stderr) over ``runs`` pipeline calls.
+
+    The number of steps of a call is known only once it runs (img2img skips steps), so
+    the bar's total is updated from each callback.
+    """
+    from tqdm import tqdm
+
+    state = {"run": 0, "done": 0, "prev": 0, "prev_total": 0}
+    with tqdm(total=None, desc=desc, unit="step", file=sys.stderr, disable=quiet) as bar:
+
+        def callback(step: int, steps: int) -> None:
+            if step <= state["prev"]:  # a new pipeline call started
+                state["done"] += state["prev_total"]
+                state["run"] += 1
+            state["prev"], state["prev_total"] = step, steps
+            bar.total = state["done"] + steps * max(runs - state["run"], 1)
+            bar.n = state["done"] + step
+            bar.refresh()
+
+        yield callback
+
+
+def write_outputs(
+    output: str | os.PathLike[str],
+    result: RiffgenOutput,
+    *,
+    command: str,
+    args: argparse.Namespace,
+    extra: dict[str, Any] | None = None,
+) -> tuple[Path, Path, Path]:
+    """Write the audio, OUT.png and OUT.json, all or nothing."""
+    audio_path, image_path, json_path = output_paths(output)
+    sidecar = {
+        "riffgen_version": __version__,
+        "command": command,
+        "arguments": {k: v for k, v in vars(args).items() if k not in ("func", "quiet")},
+        "parameters": result.parameters,
+        "output": {
+            "audio": audio_path.name,
+            "image": image_path.name,
+            "sample_rate": result.sample_rate,
+            "channels": int(result.audio.shape[0]),
+            "duration_s": round(result.duration_s, 6),
+        },
+        **(extra or {}),
+    }
+    with (
+        atomic_path(audio_path) as tmp_audio,
+        atomic_path(image_path) as tmp_image,
+        atomic_path(json_path) as tmp_json,
+    ):
+        save_audio(tmp_audio, result.audio, result.sample_rate)
+        exif = result.image.info.get("exif")
+        result.image.save(tmp_image, format="PNG", **({"exif": exif} if exif else {}))
+        tmp_json.write_text(json.dumps(to_jsonable(sidecar), indent=2) + "\n")
+    return audio_path, image_path, json_path
+
+
+def _report(paths: tuple[Path, Path, Path], result: RiffgenOutput, quiet: bool) -> None:
+    if not quiet:
+        print(f"wrote {paths[0]} ({result.duration_s:.2f} s), {paths[1].name}, {paths[2].name}")
+
+
+# ---------------------------------------------------------------------------- per-command logic
+
+
+def run_generate(
+    pipe,
+    prompt: str,
+    *,
+    negative_prompt: str | None,
+    seed: int,
+    steps: int,
+    guidance: float,
+    duration_s: float | None = None,
+    width: int | None = None,
+    seed_image: Image.Image | None = None,
+    denoising: float = 0.75,
+    callback: Callable[[int, int], None] | None = None,
+) -> RiffgenOutput:
+    """Text -> clip; with a seed image, img2img from it instead of pure noise."""
+    if seed_image is not None:
+        return pipe.audio_to_audio(
+            prompt,
+            init_image=seed_image,
+            denoising=denoising,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            num_inference_steps=steps,
+            guidance=guidance,
+            callback=callback,
+        )
+    return pipe.text_to_audio(
+        prompt,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        num_inference_steps=steps,
+        guidance=guidance,
+        width=width or 512,
+        duration_s=duration_s,
+        callback=callback,
+    )
+
+
+def run_transform(
+    pipe,
+    clip: ClipInput,
+    prompt: str,
+    *,
+    denoising: float,
+    negative_prompt: str | None,
+    seed: int,
+    steps: int,
+    guidance: float,
+    callback: Callable[[int, int], None] | None = None,
+) -> RiffgenOutput:
+    """One clip (image or audio) -> transformed clip."""
+    return pipe.audio_to_audio(
+        prompt,
+        init_image=clip.image,
+        init_audio=clip.audio,
+        sample_rate=clip.sample_rate,
+        denoising=denoising,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        num_inference_steps=steps,
+        guidance=guidance,
+        callback=callback,
+    )
+
+
+def run_inpaint(
+    pipe,
+    clip: ClipInput,
+    prompt: str,
+    *,
+    mask_image: Image.Image | None,
+    start_s: float | None,
+    end_s: float | None,
+    min_hz: float | None,
+    max_hz: float | None,
+    denoising: float,
+    negative_prompt: str | None,
+    seed: int,
+    steps: int,
+    guidance: float,
+    callback: Callable[[int, int], None] | None = None,
+) -> RiffgenOutput:
+    return pipe.inpaint(
+        prompt,
+        init_image=clip.image,
+        init_audio=clip.audio,
+        sample_rate=clip.sample_rate,
+        mask_image=mask_image,
+        start_s=start_s,
+        end_s=end_s,
+        min_hz=min_hz,
+        max_hz=max_hz,
+        denoising=denoising,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        num_inference_steps=steps,
+        guidance=guidance,
+        callback=callback,
+    )
+
+
+def interpolation_alphas(clips: int) -> list[float]:
+    """``clips`` evenly spaced alphas from 0 to 1 (one clip: alpha 0)."""
+    if clips == 1:
+        return [0.0]
+    return [i / (clips - 1) for i in range(clips)]
+
+
+def run_interpolate(
+    pipe,
+    start: PromptInput,
+    end: PromptInput,
+    *,
+    clips: int,
+    seed_image: Image.Image,
+    mask_image: Image.Image | None,
+    steps: int,
+    callback: Callable[[int, int], None] | None = None,
+) -> RiffgenOutput:
+    """``clips`` interpolation clips, joined (short crossfades) into one output."""
+    results = [
+        pipe.interpolate(
+            start,
+            end,
+            alpha,
+            init_image=seed_image,
+            mask_image=mask_image,
+            num_inference_steps=steps,
+            callback=callback,
+        )
+        for alpha in interpolation_alphas(clips)
+    ]
+    return join_clips(results)
+
+
+def join_clips(results: list[RiffgenOutput]) -> RiffgenOutput:
+    """Concatenate clips (audio with a 20 ms equal-power crossfade, images side by side)."""
+    sr = results[0].sample_rate
+    fade = int(JOIN_CROSSFADE_S * sr)
+    audio = results[0].audio
+    for nxt in results[1:]:
+        n = min(fade, audio.shape[1], nxt.audio.shape[1])
+        t = np.linspace(0.0, np.pi / 2, n, dtype=np.float32)
+        mixed = audio[:, audio.shape[1] - n :] * np.cos(t) + nxt.audio[:, :n] * np.sin(t)
+        audio = np.concatenate([audio[:, : audio.shape[1] - n], mixed, nxt.audio[:, n:]], axis=1)
+    width = sum(r.image.width for r in results)
+    image = Image.new("RGB", (width, results[0].image.height))
+    x = 0
+    for r in results:
+        image.paste(r.image.convert("RGB"), (x, 0))
+        x += r.image.width
+    if "exif" in results[0].image.info:
+        image.info["exif"] = results[0].image.info["exif"]
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak > 1.0:
+        audio = audio / peak
+    params = {"mode": "interpolate", "clips": [r.parameters for r in results]}
+    return RiffgenOutput(
+        audio=audio.astype(np.float32), sample_rate=sr, image=image, parameters=params
+    )
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    check_common(args)
+    output_paths(args.output)
+    seed_image = read_seed_image(args.seed_image) if args.seed_image else None
+    pipe = load_pipeline(args)
+    with progress(quiet=args.quiet, desc="generate") as callback:
+        result = run_generate(
+            pipe,
+            args.prompt,
+            negative_prompt=args.negative_prompt,
+            seed=args.seed,
+            steps=args.steps,
+            guidance=args.guidance,
+            duration_s=args.duration,
+            width=args.width,
+            seed_image=seed_image,
+            denoising=args.denoising,
+            callback=callback,
+        )
+    extra = {"seed_image": args.seed_image} if args.seed_image else None
+    paths = write_outputs(args.output, result, command="generate", args=args, extra=extra)
+    _report(paths, result, args.quiet)
+    return 0
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    check_common(args)
+    output_paths(args.output)
+    clip = read_clip(
+        args.audio, args.seed_image, offset_s=args.offset, duration_s=args.input_duration
+    )
+    pipe = load_pipeline(args)
+    with progress(quiet=args.quiet, desc="transform") as callback:
+        result = run_transform(
+            pipe,
+            clip,
+            args.prompt,
+            denoising=args.denoising,
+            negative_prompt=args.negative_prompt,
+            seed=args.seed,
+            steps=args.steps,
+            guidance=args.guidance,
+            callback=callback,
+        )
+    paths = write_outputs(
+        args.output, result, command="transform", args=args, extra={"input": clip.source}
+    )
+    _report(paths, result, args.quiet)
+    return 0
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    check_common(args)
+    output_paths(args.output)
+    ranges = (args.start, args.end, args.min_hz, args.max_hz)
+    if args.mask is None and all(v is None for v in ranges):
+        raise RiffgenError("inpaint needs --start/--end, --min-hz/--max-hz or --mask")
+    if args.mask is not None and any(v is not None for v in ranges):
+        raise RiffgenError("give either --mask or a time/frequency range, not both")
+    clip = read_clip(
+        args.audio, args.seed_image, offset_s=args.offset, duration_s=args.input_duration
+    )
+    mask = open_image(args.mask) if args.mask else None
+    pipe = load_pipeline(args)
+    with progress(quiet=args.quiet, desc="inpaint") as callback:
+        result = run_inpaint(
+            pipe,
+            clip,
+            args.prompt,
+            mask_image=mask,
+            start_s=args.start,
+            end_s=args.end,
+            min_hz=args.min_hz,
+            max_hz=args.max_hz,
+            denoising=args.denoising,
+            negative_prompt=args.negative_prompt,
+            seed=args.seed,
+            steps=args.steps,
+            guidance=args.guidance,
+            callback=callback,
+        )
+    paths = write_outputs(
+        args.output,
+        result,
+        command="inpaint",
+        args=args,
+        extra={"input": clip.source, "mask": args.mask},
+    )
+    _report(paths, result, args.quiet)
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    check_common(args)
+    output_paths(args.output)
+    if args.clips < 1:
+        raise RiffgenError(f"--clips must be >= 1, got {args.clips}")
+    seed_a = args.seed if args.seed_a is None else args.seed_a
+    seed_b = seed_a + 1 if args.seed_b is None else args.seed_b
+    for name, value in (("--seed-a", seed_a), ("--seed-b", seed_b)):
+        if value < 0:
+            raise RiffgenError(f"{name} must be >= 0, got {value}")
+    seed_image = read_seed_image(args.seed_image or "og_beat")
+    mask = open_image(args.mask) if args.mask else None
+    start = PromptInput(args.prompt_a, seed_a, args.negative_prompt, args.denoising, args.guidance)
+    end = PromptInput(args.prompt_b, seed_b, args.negative_prompt, args.denoising, args.guidance)
+    pipe = load_pipeline(args)
+    with progress(runs=args.clips, quiet=args.quiet, desc="interpolate") as callback:
+        result = run_interpolate(
+            pipe,
+            start,
+            end,
+            clips=args.clips,
+            seed_image=seed_image,
+            mask_image=mask,
+            steps=args.steps,
+            callback=callback,
+        )
+    extra = {"seed_image": args.seed_image or "og_beat", "mask": args.mask}
+    paths = write_outputs(args.output, result, command="interpolate", args=args, extra=extra)
+    _report(paths, result, args.quiet)
+    return 0
