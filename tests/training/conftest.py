@@ -32,3 +32,15 @@ def audio_dir(tmp_path: Path) -> Path:
     sf.write(root / "silence.wav", np.zeros(int(2.2 * SR), np.float32), SR)
     (root / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk" * 10)
     return root
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two threads spin against each other
+    (30x slower under load); restored afterwards for other test folders."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

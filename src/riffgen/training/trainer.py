@@ -105,6 +105,12 @@ class Trainer:
         device = (config.device or "").lower()
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise RiffgenError(f"device {config.device!r} requested but CUDA is not available")
+        # Accelerate keeps process-wide singletons; a second run in one process (tests,
+        # notebooks) may change precision or accumulation, so start from a clean state.
+        from accelerate.state import AcceleratorState, GradientState
+
+        AcceleratorState._reset_state()
+        GradientState._reset_state()
         try:
             self.accelerator = Accelerator(
                 mixed_precision=config.mixed_precision,
@@ -469,45 +475,57 @@ class Trainer:
         return out_dir
 
     def validate(self) -> list[Path]:
-        """Render every validation prompt through riffgen's pipeline to OUT_DIR/validation."""
+        """Render every validation prompt through riffgen's pipeline to OUT_DIR/validation.
+
+        The pipeline is built around the model being trained (EMA weights if enabled), so
+        nothing is reloaded; the saved output loads into the same pipeline class.
+        """
         if not self.config.validation_prompts or not self.accelerator.is_main_process:
             return []
         from riffgen.audio import save_audio
         from riffgen.diffusion import RiffgenPipeline
+        from riffgen.diffusion.schedulers import make_scheduler
 
-        config = self.config
+        config, c = self.config, self.components
         val_dir = self.out / "validation"
-        model_dir = val_dir / f".model-step-{self.step}"
-        shutil.rmtree(model_dir, ignore_errors=True)
-        self.save_output(model_dir, link=True)
-        device = str(self.accelerator.device)
+        unet = self.accelerator.unwrap_model(self.unet)
+        swapped = self._swap_ema()
+        written: list[Path] = []
         try:
-            if config.is_lora:
-                pipe = RiffgenPipeline.from_pretrained(
-                    config.base, lora=str(model_dir), device=device, dtype=torch.float32
-                )
-            else:
-                pipe = RiffgenPipeline.from_pretrained(
-                    str(model_dir), device=device, dtype=torch.float32
-                )
-            width = self.dataset.size[0]
-            written = []
-            for n, prompt in enumerate(config.validation_prompts):
-                result = pipe.text_to_audio(
-                    prompt,
-                    seed=config.validation_seed,
-                    num_inference_steps=config.validation_steps,
-                    guidance=config.validation_guidance,
-                    width=width,
-                )
-                stem = val_dir / f"step_{self.step:06d}_{n}_{_slug(prompt)}"
-                result.image.save(stem.with_suffix(".png"))
-                save_audio(stem.with_suffix(".wav"), result.audio, result.sample_rate)
-                written += [stem.with_suffix(".png"), stem.with_suffix(".wav")]
-            del pipe
+            pipe = RiffgenPipeline(
+                unet=unet,
+                vae=c.vae,
+                text_encoder=c.text_encoder,
+                tokenizer=c.tokenizer,
+                scheduler=make_scheduler("pndm", c.scheduler_config),
+                # A LoRA is rendered with its base model's parameters, a full model with its own.
+                spectrogram_params=c.spectrogram_params if config.is_lora else self.params,
+                device=self.accelerator.device,
+                dtype=self.weight_dtype,
+            )
+            with self.accelerator.autocast():
+                for n, prompt in enumerate(config.validation_prompts):
+                    result = pipe.text_to_audio(
+                        prompt,
+                        seed=config.validation_seed,
+                        num_inference_steps=config.validation_steps,
+                        guidance=config.validation_guidance,
+                        width=self.dataset.size[0],
+                    )
+                    stem = val_dir / f"step_{self.step:06d}_{n}_{_slug(prompt)}"
+                    val_dir.mkdir(parents=True, exist_ok=True)
+                    result.image.save(
+                        stem.with_suffix(".png"), exif=result.image.info.get("exif", b"")
+                    )
+                    save_audio(stem.with_suffix(".wav"), result.audio, result.sample_rate)
+                    written += [stem.with_suffix(".png"), stem.with_suffix(".wav")]
         finally:
-            shutil.rmtree(model_dir, ignore_errors=True)
-        self.log(f"validation: {len(written) // 2} clip(s) in {val_dir}")
+            self._restore_ema(swapped)
+            # The pipeline freezes what it is given; hand the trainable weights back.
+            for param in self.trainable:
+                param.requires_grad_(True)
+            unet.train()
+        self.log(f"validation at step {self.step}: {len(written) // 2} clip(s) in {val_dir}")
         return written
 
     # ------------------------------------------------------------------ the loop
@@ -526,6 +544,9 @@ class Trainer:
             sampler=sampler,
             collate_fn=collate,
             num_workers=self.config.num_workers,
+            # Own generator: creating the iterator must not draw from the global RNG, or a
+            # resumed run (iterator made after the RNG state is restored) would diverge.
+            generator=torch.Generator().manual_seed(self.config.seed),
         )
         return iter(loader)
 
