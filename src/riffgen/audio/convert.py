@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from PIL import Image
@@ -9,10 +11,12 @@ from PIL import Image
 from riffgen.audio.image import image_from_mel, mel_from_image, params_from_image
 from riffgen.audio.io import resample
 from riffgen.audio.params import SpectrogramParams
+from riffgen.audio.phase import reconstruct
 from riffgen.audio.spectrogram import griffin_lim_original, magnitude_from_mel, mel_spectrogram
 from riffgen.errors import RiffgenError
 
 PEAK_DBFS = -0.1
+ALGORITHMS = ("riffgen", "original")
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -22,14 +26,23 @@ def _device(device: str | torch.device | None) -> torch.device:
 
 
 def audio_to_image(
-    samples: np.ndarray, sample_rate: int, params: SpectrogramParams | None = None
+    samples: np.ndarray,
+    sample_rate: int,
+    params: SpectrogramParams | None = None,
+    *,
+    device: str | torch.device | None = "cpu",
 ) -> Image.Image:
     """Audio ``[channels, n]`` (or ``[n]``) at ``sample_rate`` Hz -> spectrogram image.
 
+    The image is ``1 + n // hop`` columns wide (one per 10 ms by default) and
+    ``params.num_frequencies`` rows high, with the parameters in its EXIF.
     Mono params downmix stereo input (mono input gives the original's exact image);
-    stereo params duplicate mono input.
+    stereo params duplicate mono input. ``device`` defaults to the CPU, where the result
+    is bit-compatible with the original; ``None`` picks CUDA when available.
     """
     params = params or SpectrogramParams()
+    if not sample_rate or sample_rate <= 0:
+        raise RiffgenError(f"sample rate must be a positive number of Hz, got {sample_rate}")
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim == 1:
         samples = samples[None]
@@ -43,8 +56,9 @@ def audio_to_image(
         samples = samples[:2] if samples.shape[0] >= 2 else np.repeat(samples, 2, axis=0)
     elif samples.shape[0] > 1:
         samples = samples.mean(axis=0, keepdims=True)
-    mel = mel_spectrogram(torch.from_numpy(samples), params)
-    return image_from_mel(mel.numpy(), params)
+    with torch.inference_mode():
+        mel = mel_spectrogram(torch.from_numpy(samples).to(_device(device)), params)
+    return image_from_mel(mel.cpu().numpy(), params)
 
 
 def image_to_audio(
@@ -53,33 +67,60 @@ def image_to_audio(
     *,
     seed: int | None = None,
     device: str | torch.device | None = None,
+    algorithm: str = "riffgen",
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Spectrogram image -> ``(samples float32 [channels, n], sample_rate)``.
+    """Spectrogram image (or any picture) -> ``(samples float32 [channels, n], sample_rate)``.
 
-    ``params`` defaults to the image's EXIF (or the original defaults). Images whose
-    height differs from the mel count are resized along frequency. The audio lasts
-    ``(width - 1) * step`` and peaks at -0.1 dBFS.
+    ``params`` defaults to the image's EXIF (or the original defaults). Images whose height
+    differs from the mel count are resampled along frequency; transparent pixels are silence.
+    The audio lasts ``(width - 1) * step`` and peaks at -0.1 dBFS (silence stays silent).
+
+    ``algorithm`` is ``"riffgen"`` (fast coarse-to-fine phase recovery, the default) or
+    ``"original"`` (least-squares magnitude + Griffin-Lim, as Riffusion did).
+    ``params.num_griffin_lim_iters`` sets the iteration budget; ``seed`` makes the random
+    initial phase reproducible (same seed, same audio). ``progress(done, total)`` is called
+    after every iteration.
     """
     params = params or params_from_image(image)
+    if image.width < 2:
+        raise RiffgenError(
+            f"image is {image.width} column wide: at least 2 columns are needed for any audio"
+        )
+    if algorithm not in ALGORITHMS:
+        raise RiffgenError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
     dev = _device(device)
     mel = mel_from_image(image, params)
     if mel.shape[1] != params.num_frequencies:
         mel = _resize_height(mel, params.num_frequencies)
-    generator = torch.Generator(device=dev)
-    generator.manual_seed(0 if seed is None else int(seed))
+    # Random numbers come from a CPU generator so a seed gives the same audio on every device.
+    generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
     mel_t = torch.from_numpy(mel).to(dev)
-    magnitude = magnitude_from_mel(mel_t, params)
-    wav = griffin_lim_original(
-        magnitude, params, n_iter=params.num_griffin_lim_iters, generator=generator
-    )
-    wav = wav.cpu().numpy().astype(np.float32)
-    peak = float(np.abs(wav).max()) if wav.size else 0.0
-    if peak > 0:
-        wav *= 10 ** (PEAK_DBFS / 20) / peak
-    return wav, params.sample_rate
+    with torch.inference_mode():
+        if algorithm == "original":
+            magnitude = magnitude_from_mel(mel_t, params)
+            wav = griffin_lim_original(
+                magnitude, params, n_iter=params.num_griffin_lim_iters, generator=generator
+            )
+        else:
+            wav = reconstruct(mel_t, params, generator=generator, progress=progress)
+    wav = wav.float().cpu().numpy()
+    return normalize_peak(wav), params.sample_rate
+
+
+def normalize_peak(samples: np.ndarray, *, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
+    """Scale so the largest absolute sample is at ``peak_dbfs`` (dB re full scale)."""
+    samples = np.asarray(samples, dtype=np.float32)
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
+    if peak > 0 and np.isfinite(peak):
+        samples = samples * np.float32(10 ** (peak_dbfs / 20) / peak)
+    return samples
 
 
 def _resize_height(mel: np.ndarray, height: int) -> np.ndarray:
+    """Resample ``(channels, h, w)`` along frequency to ``height`` rows (area-preserving shape)."""
     t = torch.from_numpy(mel)[None]
-    out = torch.nn.functional.interpolate(t, size=(height, mel.shape[-1]), mode="bilinear", align_corners=False)
+    out = torch.nn.functional.interpolate(
+        t, size=(height, mel.shape[-1]), mode="bilinear", align_corners=False
+    )
     return out[0].clamp_min(0).numpy()

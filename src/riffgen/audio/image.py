@@ -2,11 +2,53 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
 from riffgen.audio.params import ExifTag, SpectrogramParams
 from riffgen.errors import RiffgenError
+from riffgen.files import atomic_path
+
+# Refuse absurd pictures before decoding them (a 100k-column image is ~17 min of audio).
+MAX_PIXELS = 200_000_000
+
+
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Open and fully decode an image file, or raise :class:`RiffgenError` with one line.
+
+    Missing files, non-images and truncated or corrupt images are all reported, never
+    left to fail later mid-conversion.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RiffgenError(f"image file not found: {path}")
+    if not path.is_file():
+        raise RiffgenError(f"not a file: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            if image.width * image.height > MAX_PIXELS:
+                raise RiffgenError(f"{path} is too large ({image.width}x{image.height} px)")
+            image.load()
+    except RiffgenError:
+        raise
+    except Exception as exc:  # PIL raises many types for bad files; the user needs one line
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RiffgenError(f"cannot read {path} as an image: {reason}") from None
+    return image
+
+
+def save_image(path: str | os.PathLike[str], image: Image.Image) -> Path:
+    """Write ``image`` as PNG (atomically), keeping its EXIF spectrogram parameters."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG", exif=image.getexif())
+    return path
 
 
 def image_from_mel(mel: np.ndarray, params: SpectrogramParams) -> Image.Image:

@@ -28,8 +28,10 @@ def load_audio(
     ``start`` and ``duration`` are in seconds; ``sample_rate`` (Hz) resamples with soxr.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RiffgenError(f"audio file not found: {path}")
+    if not path.is_file():
+        raise RiffgenError(f"not a file: {path}")
     if start < 0:
         raise RiffgenError(f"start must be >= 0 s, got {start}")
     if duration is not None and duration <= 0:
@@ -48,7 +50,7 @@ def load_audio(
     except RiffgenError:
         raise
     except Exception as exc:
-        raise RiffgenError(f"cannot read {path} as audio: {exc}") from None
+        raise RiffgenError(f"cannot read {path} as audio: {_one_line(exc)}") from None
     samples = np.ascontiguousarray(data.T)
     if samples.shape[1] == 0:
         raise RiffgenError(f"no audio in {path} (empty or zero-length selection)")
@@ -57,6 +59,33 @@ def load_audio(
     if sample_rate is not None and sample_rate != sr:
         samples, sr = resample(samples, sr, sample_rate), sample_rate
     return samples.astype(np.float32, copy=False), sr
+
+
+def audio_info(path: str | os.PathLike[str]) -> dict[str, object]:
+    """Format, sample rate (Hz), channels and duration (s) of an audio file, without decoding it."""
+    path = Path(path)
+    if not path.is_file():
+        raise RiffgenError(f"audio file not found: {path}")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        raise RiffgenError(f"cannot read {path} as audio: {_one_line(exc)}") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise RiffgenError(f"cannot read {path} as audio: no audio frames")
+    return {
+        "file": str(path),
+        "type": "audio",
+        "format": f"{info.format} ({info.subtype})",
+        "sample_rate": info.samplerate,
+        "channels": info.channels,
+        "frames": info.frames,
+        "duration": f"{info.frames / info.samplerate:.2f} s",
+    }
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

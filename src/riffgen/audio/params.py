@@ -151,4 +151,6 @@ class SpectrogramParams:
         try:
             return cls(**values)
         except RiffgenError as exc:
-            raise RiffgenError(f"image metadata holds impossible spectrogram parameters: {exc}") from None
+            raise RiffgenError(
+                f"image metadata holds impossible spectrogram parameters: {exc}"
+            ) from None

@@ -107,4 +107,7 @@ def spectral_convergence(
     frames = min(mel.shape[-1], target_mel.shape[-1])
     mel, target = mel[..., :frames].flatten(), target_mel[..., :frames].flatten().float()
     scale = torch.dot(mel, target) / torch.dot(mel, mel).clamp_min(1e-20)
-    return float(torch.linalg.vector_norm(mel * scale - target) / torch.linalg.vector_norm(target).clamp_min(1e-20))
+    return float(
+        torch.linalg.vector_norm(mel * scale - target)
+        / torch.linalg.vector_norm(target).clamp_min(1e-20)
+    )

@@ -1,0 +1,291 @@
+"""Fast phase recovery: mel spectrogram -> waveform (riffgen's default decoder).
+
+Why it is faster and better than the original (least-squares magnitude + 32 fast Griffin-Lim
+iterations on a full 8821-bin complex STFT):
+
+* Band-limited STFT. The mel filters end at ``max_frequency``, so every bin above it has zero
+  magnitude in any reconstruction. We keep only the bins below it (4001 of 8821 by default) and
+  let ``irfft(n=n_fft)`` zero-fill the rest, which halves all element-wise work.
+* Own framing. Frames are the window's support (4410 samples), not the zero-padded FFT length;
+  the window-power envelope for overlap-add is computed once, and frames are laid out
+  ``(batch, frames, bins)`` so FFTs run along contiguous memory.
+* Coarse-to-fine. Most iterations run on an STFT without zero padding (n_fft = window length,
+  a quarter of the bins, four times cheaper FFTs); its phase seeds the full-resolution solve.
+  (Zero padding only interpolates the spectrum, so the coarse STFT is the same signal's
+  spectrum sampled at every 4th bin.)
+* Mel constraint inside the loop. Instead of a fixed least-squares linear magnitude (which is
+  smooth and not the magnitude of any signal), each iteration takes the magnitude of the current
+  consistent STFT and rescales it so its mel spectrogram matches the target
+  (``|X| * fb @ (target / (fb.T @ |X|))``), keeping the fine structure the signal really has.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from riffgen.audio.mel import mel_filterbank
+from riffgen.audio.params import SpectrogramParams
+
+EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class PhaseConfig:
+    """Knobs of :func:`reconstruct` (defaults are the benchmarked ones)."""
+
+    coarse_iters: int = 96
+    fine_iters: int = 4
+    momentum: float = 0.99
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """STFT layout: FFT size, window support and kept bins, all in samples/bins."""
+
+    n_fft: int
+    win: int
+    hop: int
+    bins: int
+
+    @property
+    def offset(self) -> int:
+        """Where the window's support starts inside a centred n_fft frame."""
+        return (self.n_fft - self.win) // 2
+
+
+def _geometry(params: SpectrogramParams, *, n_fft: int) -> _Geometry:
+    # Highest bin any mel filter touches, +1; the rest are always zero.
+    fb = _filterbank(params, n_fft)
+    rows = torch.nonzero(fb.sum(dim=1) > 0)
+    bins = int(rows.max()) + 2 if rows.numel() else 1
+    return _Geometry(
+        n_fft=n_fft, win=params.win_length, hop=params.hop_length, bins=min(bins, n_fft // 2 + 1)
+    )
+
+
+@lru_cache(maxsize=16)
+def _filterbank(params: SpectrogramParams, n_fft: int) -> torch.Tensor:
+    """Mel filterbank ``(n_fft//2+1, n_mels)`` for an STFT of size ``n_fft``.
+
+    For a coarser STFT than the image's (fewer bins), the fine filters are pulled back through
+    linear interpolation of the coarse magnitudes: ``fb_c = interp.T @ fb``. Every mel band,
+    even one narrower than a coarse bin, then keeps its weight, and mel values stay comparable
+    with the full-resolution ones.
+    """
+    fine = mel_filterbank(
+        n_freqs=params.n_fft // 2 + 1,
+        f_min=params.min_frequency,
+        f_max=params.max_frequency,
+        n_mels=params.num_frequencies,
+        sample_rate=params.sample_rate,
+    )
+    if n_fft == params.n_fft:
+        return fine
+    n_fine, n_coarse = params.n_fft // 2 + 1, n_fft // 2 + 1
+    pos = torch.arange(n_fine, dtype=torch.float64) * (n_fft / params.n_fft)
+    lo = pos.floor().long().clamp(max=n_coarse - 1)
+    hi = (lo + 1).clamp(max=n_coarse - 1)
+    frac = (pos - lo).clamp(0, 1)
+    interp = torch.zeros(n_fine, n_coarse, dtype=torch.float64)
+    interp[torch.arange(n_fine), lo] += 1 - frac
+    interp[torch.arange(n_fine), hi] += frac
+    return (interp.T @ fine.double()).float()
+
+
+class _Stft:
+    """Band-limited STFT/ISTFT pair with cached window, envelope and sparse filterbank."""
+
+    def __init__(self, params: SpectrogramParams, *, n_fft: int, frames: int, device: torch.device):
+        self.g = _geometry(params, n_fft=n_fft)
+        self.frames = frames
+        self.length = params.num_samples(frames)
+        self.window = torch.hann_window(self.g.win, device=device)
+        fb = _filterbank(params, n_fft)[: self.g.bins].to(device)
+        self.fb = fb  # (bins, mels), dense for the (cheap) one-off uses
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": fine for mm
+            warnings.simplefilter("ignore", UserWarning)
+            self.fb_t_sparse = fb.T.contiguous().to_sparse_csr()  # (mels, bins)
+            self.fb_sparse = fb.contiguous().to_sparse_csr()  # (bins, mels)
+        env = self._overlap_add(self.window.square().expand(1, frames, self.g.win))
+        self.inv_env = 1.0 / env.clamp_min(1e-11)
+
+    @functools.cached_property
+    def pinv(self) -> torch.Tensor:
+        """Pseudo-inverse ``(mels, bins)`` of the filterbank (minimum-norm least squares)."""
+        return torch.linalg.pinv(self.fb.double().cpu()).float().to(self.fb.device)
+
+    # -- framing -------------------------------------------------------------------------
+    def _pad(self) -> int:
+        return self.g.n_fft // 2
+
+    def stft(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, samples)`` -> complex ``(B, frames, bins)``."""
+        pad = self._pad()
+        if x.shape[-1] <= pad:
+            x = torch.nn.functional.pad(x, (0, pad + 1 - x.shape[-1]))
+        xp = torch.nn.functional.pad(x[:, None], (pad, pad), mode="reflect")[:, 0]
+        g = self.g
+        start = g.offset
+        frames = xp[:, start : start + (self.frames - 1) * g.hop + g.win].unfold(-1, g.win, g.hop)
+        spec = torch.fft.rfft(frames * self.window, n=g.n_fft, dim=-1)
+        return spec[..., : g.bins]
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(B, T, win)`` -> ``(B, (T-1)*hop + win)``, summing overlapping frames."""
+        b, t, w = frames.shape
+        hop = self.g.hop
+        chunks = math.ceil(w / hop)
+        out = frames.new_zeros(b, (t + chunks) * hop)
+        for j in range(chunks):
+            seg = frames[:, :, j * hop : min((j + 1) * hop, w)]
+            view = out[:, j * hop : j * hop + t * hop].view(b, t, hop)
+            view[:, :, : seg.shape[-1]] += seg
+        return out[:, : (t - 1) * hop + w]
+
+    def istft(self, spec: torch.Tensor) -> torch.Tensor:
+        """complex ``(B, frames, bins)`` -> ``(B, length)`` (least-squares inverse)."""
+        g = self.g
+        frames = torch.fft.irfft(spec, n=g.n_fft, dim=-1)[..., : g.win] * self.window
+        out = self._overlap_add(frames) * self.inv_env
+        lead = self._pad() - g.offset
+        return out[:, lead : lead + self.length]
+
+    # -- mel -----------------------------------------------------------------------------
+    def mel(self, mag: torch.Tensor) -> torch.Tensor:
+        """``(B, T, bins)`` -> ``(B, T, mels)``."""
+        b, t, k = mag.shape
+        out = torch.sparse.mm(self.fb_t_sparse, mag.reshape(b * t, k).T)  # (mels, B*T)
+        return out.T.reshape(b, t, -1)
+
+    def mel_adjoint(self, ratio: torch.Tensor) -> torch.Tensor:
+        """``(B, T, mels)`` -> ``(B, T, bins)`` (multiplication by the filterbank)."""
+        b, t, m = ratio.shape
+        out = torch.sparse.mm(self.fb_sparse, ratio.reshape(b * t, m).T)  # (bins, B*T)
+        return out.T.reshape(b, t, -1)
+
+
+def _ls_magnitude(target: torch.Tensor, stft: _Stft) -> torch.Tensor:
+    """Least-squares non-negative linear magnitude ``(B, T, bins)`` for mel ``(B, T, mels)``."""
+    return torch.relu(target @ stft.pinv)
+
+
+def _mel_rescale(stft: _Stft, mag: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """One multiplicative update: ``mag * fb @ (target / (fb.T @ mag))``.
+
+    Bins keep their relative fine structure; each mel band is scaled to its target.
+    """
+    mel = stft.mel(mag)
+    ratio = target / (mel + EPS * target.amax().clamp_min(1e-30))
+    return mag * stft.mel_adjoint(ratio)
+
+
+def _iterate(
+    stft: _Stft,
+    target: torch.Tensor,
+    phase: torch.Tensor,
+    mag: torch.Tensor,
+    *,
+    n_iter: int,
+    momentum: float,
+    on_step: Callable[[], None],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fast Griffin-Lim with the mel constraint applied every iteration.
+
+    Returns the last unit phase and magnitude, both ``(B, T, bins)``.
+    """
+    prev = None
+    alpha = momentum / (1 + momentum)
+    for _ in range(n_iter):
+        rebuilt = stft.stft(stft.istft(mag * phase))
+        mag = _mel_rescale(stft, rebuilt.abs(), target)
+        nxt = rebuilt if prev is None else rebuilt - alpha * prev
+        phase = nxt / (nxt.abs() + EPS)
+        prev = rebuilt
+        on_step()
+    return phase, mag
+
+
+def iteration_split(
+    params: SpectrogramParams, n_iter: int | None = None, config: PhaseConfig | None = None
+) -> tuple[int, int]:
+    """``(coarse, fine)`` iteration counts for an iteration budget (default from ``params``).
+
+    The budget is in units of the original's iterations: 32 gives the benchmarked default;
+    other values scale both stages proportionally.
+    """
+    budget = params.num_griffin_lim_iters if n_iter is None else n_iter
+    if budget < 0:
+        raise ValueError(f"iterations must be >= 0, got {budget}")
+    config = config or PhaseConfig()
+    coarse = round(config.coarse_iters * budget / 32)
+    fine = round(config.fine_iters * budget / 32)
+    if budget and not fine:
+        fine = 1  # at least one full-resolution pass so the finest mel bands are met
+    return coarse, fine
+
+
+def reconstruct(
+    mel: torch.Tensor,
+    params: SpectrogramParams,
+    *,
+    n_iter: int | None = None,
+    generator: torch.Generator | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    config: PhaseConfig | None = None,
+) -> torch.Tensor:
+    """Mel magnitudes ``(..., n_mels, frames)`` -> waveform ``(..., samples)``.
+
+    ``n_iter`` (default ``params.num_griffin_lim_iters``) is the iteration budget, see
+    :func:`iteration_split`; 0 returns the least-squares magnitude with the initial random
+    phase. ``generator`` (a CPU generator) makes the result reproducible on any device.
+    ``progress(done, total)`` is called after each iteration.
+    """
+    shape = mel.shape
+    target = mel.reshape(-1, *shape[-2:]).transpose(-1, -2).float().contiguous()  # (B, T, M)
+    b, frames, _ = target.shape
+    if frames < 2:
+        raise ValueError("a spectrogram needs at least 2 frames to hold any audio")
+    device = target.device
+    config = config or PhaseConfig()
+    coarse_n, fine_n = iteration_split(params, n_iter, config)
+    total, done = coarse_n + fine_n, 0
+
+    def on_step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    momentum = config.momentum
+    coarse = _stft_for(params, n_fft=params.win_length, frames=frames, device=device)
+    # Random initial phase, drawn on the CPU so a seed gives the same audio on every device.
+    ang = torch.rand((b, frames, coarse.g.bins), generator=generator).to(device)
+    phase = torch.polar(torch.ones_like(ang), ang * (2 * math.pi))
+    mag = _ls_magnitude(target, coarse)
+    phase, mag = _iterate(
+        coarse, target, phase, mag, n_iter=coarse_n, momentum=momentum, on_step=on_step
+    )
+    wav = coarse.istft(mag * phase)
+    if fine_n:
+        fine = _stft_for(params, n_fft=params.n_fft, frames=frames, device=device)
+        rebuilt = fine.stft(wav)
+        mag = _mel_rescale(fine, rebuilt.abs(), target)
+        phase = rebuilt / (rebuilt.abs() + EPS)
+        phase, mag = _iterate(
+            fine, target, phase, mag, n_iter=fine_n, momentum=momentum, on_step=on_step
+        )
+        wav = fine.istft(mag * phase)
+    return wav.reshape(*shape[:-2], wav.shape[-1])
+
+
+@lru_cache(maxsize=8)
+def _stft_for(params: SpectrogramParams, *, n_fft: int, frames: int, device: torch.device) -> _Stft:
+    # Windows, envelopes and filterbanks depend only on these; image widths repeat a lot.
+    return _Stft(params, n_fft=n_fft, frames=frames, device=device)
