@@ -132,6 +132,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--log-every", type=int, default=None, metavar="STEPS")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: accelerate's choice)")
+    p.add_argument("--cpu-threads", type=int, default=None, metavar="N", help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -163,6 +164,7 @@ _TRAIN_OVERRIDES = (
     "validation_steps",
     "log_every",
     "device",
+    "cpu_threads",
 )
 
 

@@ -51,7 +51,8 @@ def make_scheduler(name: str, base_config: dict[str, Any]):
 def scheduler_name_of(scheduler: Any) -> str:
     """Best-effort riffgen name of a scheduler instance (its class name when unknown)."""
     cls_name = type(scheduler).__name__
-    for name, (known, extra) in SCHEDULERS.items():
+    # Most specific first: "dpm++-karras" before "dpm++".
+    for name, (known, extra) in sorted(SCHEDULERS.items(), key=lambda kv: -len(kv[1][1])):
         if known == cls_name and all(scheduler.config.get(k) == v for k, v in extra.items()):
             return name
     return cls_name

@@ -53,6 +53,19 @@ runs with an API key, send it as `X-API-Key` (websockets: `?api_key=`).
 
 ResponseKind = Literal["json", "audio", "image"]
 
+# Multipart form fields (module level: FastAPI resolves annotations in module globals).
+Prompt = Annotated[str, Form(max_length=s.MAX_PROMPT_CHARS)]
+NegPrompt = Annotated[str | None, Form(max_length=s.MAX_PROMPT_CHARS)]
+Seed = Annotated[int, Form(ge=0, le=s.MAX_SEED)]
+Steps = Annotated[int, Form(ge=1)]
+Guidance = Annotated[float, Form(ge=0.0, le=50.0, allow_inf_nan=False)]
+Unit = Annotated[float, Form(ge=0.0, le=1.0, allow_inf_nan=False)]
+Fmt = Annotated[s.AudioFormatField, Form()]
+Seconds = Annotated[float, Form(ge=0.0, le=3600.0, allow_inf_nan=False)]
+OptSeconds = Annotated[float | None, Form(gt=0.0, le=3600.0, allow_inf_nan=False)]
+OptS = Annotated[float | None, Form(ge=0.0, le=3600.0, allow_inf_nan=False)]
+OptHz = Annotated[float | None, Form(ge=0.0, le=100000.0, allow_inf_nan=False)]
+
 
 class FieldError(RiffgenError):
     """Bad value of one request field: answered 422 with the field's location."""
@@ -385,18 +398,6 @@ def create_app(
         clip = await run_clip(request, call, name="interpolate", audio_format=body.format)
         return clip_response(clip, response)
 
-    Prompt = Annotated[str, Form(max_length=s.MAX_PROMPT_CHARS)]
-    NegPrompt = Annotated[str | None, Form(max_length=s.MAX_PROMPT_CHARS)]
-    Seed = Annotated[int, Form(ge=0, le=s.MAX_SEED)]
-    Steps = Annotated[int, Form(ge=1)]
-    Guidance = Annotated[float, Form(ge=0.0, le=50.0, allow_inf_nan=False)]
-    Unit = Annotated[float, Form(ge=0.0, le=1.0, allow_inf_nan=False)]
-    Fmt = Annotated[s.AudioFormatField, Form()]
-    Seconds = Annotated[float, Form(ge=0.0, le=3600.0, allow_inf_nan=False)]
-    OptSeconds = Annotated[float | None, Form(gt=0.0, le=3600.0, allow_inf_nan=False)]
-    OptS = Annotated[float | None, Form(ge=0.0, le=3600.0, allow_inf_nan=False)]
-    OptHz = Annotated[float | None, Form(ge=0.0, le=100000.0, allow_inf_nan=False)]
-
     @app.post("/api/v1/audio_to_audio", tags=["generate"], response_model=s.ClipResponse)
     async def audio_to_audio(
         request: Request,
@@ -468,14 +469,14 @@ def create_app(
             raise FieldError(["body", "mask"], "give a mask image or start_s/end_s (seconds)")
         else:
             lo, hi = start_s or 0.0, total_s if end_s is None else end_s
-            if lo >= hi:
-                raise FieldError(
-                    ["body", "end_s"], f"end_s ({hi:g}) must be after start_s ({lo:g})"
-                )
             if lo >= total_s:
                 raise FieldError(
                     ["body", "start_s"],
                     f"start_s {lo:g} s is past the end of the clip ({total_s:.2f} s)",
+                )
+            if lo >= hi:
+                raise FieldError(
+                    ["body", "end_s"], f"end_s ({hi:g}) must be after start_s ({lo:g})"
                 )
             if min_hz is not None and max_hz is not None and min_hz >= max_hz:
                 raise FieldError(["body", "max_hz"], "max_hz must be above min_hz")

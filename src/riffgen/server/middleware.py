@@ -21,10 +21,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 async def _send_json(
     send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
@@ -111,27 +107,33 @@ class BodyLimitMiddleware:
                 return
         received = 0
         started = False
+        refused = False
 
         async def limited_receive() -> dict[str, Any]:
-            nonlocal received
+            # Answer 413 ourselves and tell the app the client left: an exception raised here
+            # would be turned into a 400 by the body parser.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    refused = True
+                    if not started:
+                        await _send_json(send, 413, too_large, [(b"connection", b"close")])
+                    return {"type": "http.disconnect"}
             return message
 
         async def send_wrapper(message: dict[str, Any]) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 has been sent; drop whatever the app answers
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, send_wrapper)
-        except _BodyTooLarge:
-            if not started:
-                await _send_json(send, 413, too_large, [(b"connection", b"close")])
+        await self.app(scope, limited_receive, send_wrapper)
 
 
 class ApiKeyMiddleware:

@@ -6,6 +6,7 @@ from riffgen.synth.dataset import (
     Clip,
     clip_seed,
     generate_clip,
+    prompt_set,
     read_metadata,
     write_dataset,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "fluidsynth_available",
     "generate_clip",
     "normalize_level",
+    "prompt_set",
     "read_metadata",
     "render_midi",
     "sample_spec",

@@ -101,6 +101,26 @@ def generate_clip(
     return Clip(int(seed), subset, spec, int(template), text, midi, audio, sample_rate)
 
 
+def prompt_set(
+    subset: str,
+    *,
+    n: int,
+    seed: int = 0,
+    holdout: Holdout = DEFAULT_HOLDOUT,
+    render: bool = False,
+) -> list[Clip]:
+    """The ``n`` clips of ``subset`` that :func:`write_dataset` with ``seed`` would make.
+
+    Without ``render`` only captions, labels and MIDI are produced (fast): the prompts to
+    give a model under evaluation. With ``render`` each clip also carries its real
+    FluidSynth render, the reference the model's output is compared with.
+    """
+    return [
+        generate_clip(clip_seed(seed, subset, i), subset=subset, holdout=holdout, render=render)
+        for i in range(n)
+    ]
+
+
 def _write_clip(job: tuple) -> dict:
     """Worker: generate, render and write one clip; returns its metadata row."""
     split_dir, index, seed, subset, holdout, save_audio_files, save_midi = job

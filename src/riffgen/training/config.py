@@ -75,6 +75,7 @@ class TrainConfig:
     probe_every: int = 0  # steps; loss at fixed noise and timesteps on a fixed batch
     log_every: int = 10
     device: str | None = None  # None: accelerate's choice (GPU when there is one)
+    cpu_threads: int | None = None  # torch intra-op threads; None: torch's default
     num_workers: int = 0
     progress: bool = True
 
@@ -117,6 +118,8 @@ class TrainConfig:
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise RiffgenError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise RiffgenError(f"cpu_threads must be at least 1, got {self.cpu_threads}")
         if self.checkpoints_limit is not None and self.checkpoints_limit < 1:
             raise RiffgenError(
                 f"checkpoints_limit must be at least 1, got {self.checkpoints_limit}"

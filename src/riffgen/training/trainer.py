@@ -67,6 +67,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)  # per optimizer step, this run
     probe_losses: list[tuple[int, float]] = field(default_factory=list)
     train_seconds: float = 0.0  # in training steps only (no validation or saving)
+    step_seconds: list[float] = field(default_factory=list)  # duration of each step
     validation_files: list[Path] = field(default_factory=list)
 
     @property
@@ -123,6 +124,8 @@ class Trainer:
         if self.accelerator.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
+        if config.cpu_threads:
+            torch.set_num_threads(config.cpu_threads)
         set_seed(config.seed)
 
         self.dataset = SpectrogramDataset(config.dataset)
@@ -593,6 +596,7 @@ class Trainer:
                 loss = self._optimizer_step(batches)
                 elapsed = time.perf_counter() - started
                 result.train_seconds += elapsed
+                result.step_seconds.append(elapsed)
                 window_train_s += elapsed
                 self.step += 1
                 result.steps = self.step
