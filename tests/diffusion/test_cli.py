@@ -128,3 +128,37 @@ def test_missing_model_exits_2(tmp_path, capsys):
 def test_bad_output_extension(debug_model_dir, tmp_path, capsys):
     assert run(["generate", "x", "-o", str(tmp_path / "o.txt")], debug_model_dir) == 2
     assert ".wav" in capsys.readouterr().err
+
+
+def test_generate_loop_is_one_seamless_period(debug_model_dir, tmp_path):
+    out = tmp_path / "loop.wav"
+    assert run(["generate", "techno", "-o", str(out), "--loop", "--width", "128"],
+               debug_model_dir) == 0  # fmt: skip
+    audio, sr = sf.read(out)
+    assert len(audio) == 128 * 441  # exactly width x hop: repeats without a gap
+    assert json.loads(out.with_suffix(".json").read_text())["parameters"]["loop"] is True
+    # the wrap-around jump is no larger than the steps inside the clip
+    jumps = np.abs(np.diff(audio))
+    assert abs(audio[0] - audio[-1]) <= np.percentile(jumps, 99.9) + 1e-6
+
+
+def test_generate_loop_rejects_seed_image(debug_model_dir, tmp_path, capsys):
+    out = tmp_path / "x.wav"
+    assert run(["generate", "a", "-o", str(out), "--loop", "--seed-image", "og_beat"],
+               debug_model_dir) == 2  # fmt: skip
+    assert "--loop" in capsys.readouterr().err and not out.exists()
+
+
+def test_transform_whole_song_keeps_length(debug_model_dir, tmp_path):
+    song = tmp_path / "song.wav"
+    t = np.arange(int(12.3 * 22050)) / 22050
+    sf.write(song, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 22050)
+    out = tmp_path / "long.wav"
+    assert run(["transform", str(song), "rock", "--then", "jazz", "-o", str(out),
+                "--denoising", "0.4"], debug_model_dir) == 0  # fmt: skip
+    audio, sr = sf.read(out)
+    assert sr == 22050 and len(audio) == len(t)  # as long as the input, at its rate
+    assert np.sqrt(np.mean(audio**2)) > 1e-3  # not silence
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["parameters"]["prompts"] == ["rock", "jazz"]
+    assert Image.open(out.with_suffix(".png")).width > 1000  # the whole song's spectrogram

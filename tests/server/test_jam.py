@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 import soundfile as sf
@@ -11,8 +12,14 @@ from starlette.websockets import WebSocketDisconnect
 
 from riffgen.server.fake import FakePipeline
 
-START = {"type": "start", "prompts": ["jazz"], "num_inference_steps": 2, "seed_image": "og_beat",
-         "buffer_ahead": 2, "format": "wav"}
+START = {
+    "type": "start",
+    "prompts": ["jazz"],
+    "num_inference_steps": 2,
+    "seed_image": "og_beat",
+    "buffer_ahead": 2,
+    "format": "wav",
+}
 
 
 def receive(ws, kind):
@@ -42,14 +49,13 @@ def test_jam_streams_clips_with_flow_control():
         # buffer_ahead=2 and nothing played: the server must wait.
         calls = len(pipe.calls)
         ws.send_json({"type": "prompt", "prompt": "techno", "mode": "queue"})
-        import time
-
         time.sleep(0.3)
         assert len(pipe.calls) == calls
         ws.send_json({"type": "played", "seq": 1})
-        later = [receive(ws, "clip") for _ in range(4)]
-        for i, m in enumerate(later[:2]):
-            ws.send_json({"type": "played", "seq": m["seq"]})
+        later = []
+        for _ in range(4):  # the server stays buffer_ahead clips ahead of what is played
+            later.append(receive(ws, "clip"))
+            ws.send_json({"type": "played", "seq": later[-1]["seq"]})
         seqs = [m["seq"] for m in later]
         assert seqs == [2, 3, 4, 5]
         # The queued prompt arrives at the next wrap (after alpha 1.0) as a transition.
@@ -68,10 +74,14 @@ def test_jam_settings_restart_and_errors():
         assert receive(ws, "error")
         ws.send_json({"type": "dance"})
         assert receive(ws, "error")["loc"] == ["type"]
-        for bad, field in [({"prompts": []}, "prompts"), ({"seed_image": "../x"}, "seed_image"),
-                           ({"seed_image": "nope"}, "seed_image"), ({"denoising": 3}, "denoising"),
-                           ({"num_inference_steps": 1000}, "num_inference_steps"),
-                           ({"prompts": [""]}, "prompts")]:
+        for bad, field in [
+            ({"prompts": []}, "prompts"),
+            ({"seed_image": "../x"}, "seed_image"),
+            ({"seed_image": "nope"}, "seed_image"),
+            ({"denoising": 3}, "denoising"),
+            ({"num_inference_steps": 1000}, "num_inference_steps"),
+            ({"prompts": [""]}, "prompts"),
+        ]:
             ws.send_json({**START, **bad})
             err = receive(ws, "error")
             assert field in err["loc"] or field in err["message"], (bad, err)

@@ -133,7 +133,10 @@ class _Stft:
         xp = torch.nn.functional.pad(x[:, None], (pad, pad), mode="reflect")[:, 0]
         g = self.g
         start = g.offset
-        frames = xp[:, start : start + (self.frames - 1) * g.hop + g.win].unfold(-1, g.win, g.hop)
+        end = start + (self.frames - 1) * g.hop + g.win
+        if xp.shape[-1] < end:  # odd window lengths (e.g. 2205 at 22.05 kHz) need one more
+            xp = torch.nn.functional.pad(xp, (0, end - xp.shape[-1]))
+        frames = xp[:, start:end].unfold(-1, g.win, g.hop)
         spec = torch.fft.rfft(frames * self.window, n=g.n_fft, dim=-1)
         return spec[..., : g.bins]
 

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from riffgen import __version__
-from riffgen.audio import load_audio, save_audio
+from riffgen.audio import audio_to_image, load_audio, save_audio
 from riffgen.audio.image import open_image
 from riffgen.audio.io import WRITE_FORMATS
 from riffgen.diffusion.schedulers import scheduler_names
@@ -62,6 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="X",
         help="with --seed-image: how much to change it, 0-1 (default 0.75)",
     )
+    p.add_argument(
+        "--loop",
+        action="store_true",
+        help="a seamless loop: the clip's end flows into its start when repeated",
+    )
     _add_common(p, seed_image_help="start from this spectrogram image (img2img) instead of noise")
     p.set_defaults(func=cmd_generate)
 
@@ -75,6 +80,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_output(p)
     p.add_argument(
         "--denoising", type=float, default=0.75, metavar="X", help="0 = unchanged .. 1 = new"
+    )
+    p.add_argument(
+        "--then",
+        action="append",
+        default=[],
+        metavar="PROMPT",
+        help="a further prompt the song moves through (repeatable; input longer than one clip)",
     )
     _add_input_window(p)
     _add_common(p, seed_image_help="spectrogram image to transform (instead of AUDIO)")
@@ -387,6 +399,52 @@ def run_transform(
     )
 
 
+def is_longer_than_a_clip(pipe, clip: ClipInput) -> bool:
+    """True when the audio needs more than one 512-column window of the model."""
+    params = pipe.spectrogram_params
+    seconds = clip.audio.shape[-1] / clip.sample_rate
+    return seconds > params.num_samples(512) / params.sample_rate + 0.05
+
+
+def run_transform_long(
+    pipe, clip: ClipInput, prompts: list[str], args: argparse.Namespace
+) -> RiffgenOutput:
+    """Whole-song audio-to-audio: overlapping windows, each transformed, crossfaded back.
+
+    The output is exactly as long as the input; its image is the spectrogram of the result.
+    """
+    from riffgen.endless.transform import transform_long, window_starts
+
+    params = pipe.spectrogram_params
+    n = round(clip.audio.shape[-1] * params.sample_rate / clip.sample_rate)
+    overlap = round(0.5 * params.sample_rate)  # transform_long's default crossfade
+    windows = len(window_starts(n, window=params.num_samples(512), overlap=overlap))
+    with progress(runs=windows, quiet=args.quiet, desc="transform") as callback:
+        audio, sr = transform_long(
+            pipe,
+            clip.audio,
+            clip.sample_rate,
+            prompts,
+            denoising=args.denoising,
+            guidance=args.guidance,
+            seed=args.seed,
+            negative_prompt=args.negative_prompt,
+            num_inference_steps=args.steps,
+            callback=callback,
+        )
+    parameters = {
+        "mode": "audio_to_audio_long",
+        "prompts": prompts,
+        "denoising": args.denoising,
+        "guidance": args.guidance,
+        "seed": args.seed,
+        "negative_prompt": args.negative_prompt,
+        "num_inference_steps": args.steps,
+    }
+    image = audio_to_image(audio, sr, params)
+    return RiffgenOutput(audio=audio, sample_rate=sr, image=image, parameters=parameters)
+
+
 def run_inpaint(
     pipe,
     clip: ClipInput,
@@ -490,8 +548,28 @@ def join_clips(results: list[RiffgenOutput]) -> RiffgenOutput:
 def cmd_generate(args: argparse.Namespace) -> int:
     check_common(args)
     output_paths(args.output)
+    if args.loop and args.seed_image:
+        raise RiffgenError("--loop makes a clip from text: it cannot start from --seed-image")
     seed_image = read_seed_image(args.seed_image) if args.seed_image else None
     pipe = load_pipeline(args)
+    if args.loop:
+        from riffgen.endless.loop import make_loop
+
+        with progress(quiet=args.quiet, desc="loop") as callback:
+            result = make_loop(
+                pipe,
+                args.prompt,
+                negative_prompt=args.negative_prompt,
+                seed=args.seed,
+                num_inference_steps=args.steps,
+                guidance=args.guidance,
+                width=args.width or 512,
+                duration_s=args.duration,
+                callback=callback,
+            )
+        paths = write_outputs(args.output, result, command="generate", args=args)
+        _report(paths, result, args.quiet)
+        return 0
     with progress(quiet=args.quiet, desc="generate") as callback:
         result = run_generate(
             pipe,
@@ -518,7 +596,16 @@ def cmd_transform(args: argparse.Namespace) -> int:
     clip = read_clip(
         args.audio, args.seed_image, offset_s=args.offset, duration_s=args.input_duration
     )
+    if args.then and clip.audio is None:
+        raise RiffgenError("--then needs an audio input (a song to move through prompts)")
     pipe = load_pipeline(args)
+    if clip.audio is not None and (args.then or is_longer_than_a_clip(pipe, clip)):
+        result = run_transform_long(pipe, clip, [args.prompt, *args.then], args)
+        paths = write_outputs(
+            args.output, result, command="transform", args=args, extra={"input": clip.source}
+        )
+        _report(paths, result, args.quiet)
+        return 0
     with progress(quiet=args.quiet, desc="transform") as callback:
         result = run_transform(
             pipe,
