@@ -103,14 +103,14 @@ def test_jam_settings_restart_and_errors():
 
 def test_jam_session_limit_and_api_key():
     with make_client(FakePipeline(), max_jam_sessions=1, api_key="k") as c:
-        with pytest.raises(WebSocketDisconnect) as refused:
+        with pytest.raises(WebSocketDisconnect) as refused:  # noqa: SIM117
             with c.websocket_connect("/api/v1/jam") as ws:
                 ws.receive_json()
         assert refused.value.code == 4401
         with c.websocket_connect("/api/v1/jam?api_key=k") as ws:
             ws.send_json(START)
             receive(ws, "clip")
-            with pytest.raises(WebSocketDisconnect) as busy:
+            with pytest.raises(WebSocketDisconnect) as busy:  # noqa: SIM117
                 with c.websocket_connect("/api/v1/jam?api_key=k") as ws2:
                     ws2.receive_json()
             assert busy.value.code == 1013
