@@ -54,7 +54,7 @@ runs with an API key, send it as `X-API-Key` (websockets: `?api_key=`).
 ResponseKind = Literal["json", "audio", "image"]
 
 # Multipart form fields (module level: FastAPI resolves annotations in module globals).
-Prompt = Annotated[str, Form(max_length=s.MAX_PROMPT_CHARS)]
+Prompt = Annotated[str, Form(min_length=1, max_length=s.MAX_PROMPT_CHARS)]
 NegPrompt = Annotated[str | None, Form(max_length=s.MAX_PROMPT_CHARS)]
 Seed = Annotated[int, Form(ge=0, le=s.MAX_SEED)]
 Steps = Annotated[int, Form(ge=1)]
@@ -245,8 +245,10 @@ def create_app(
                 f"{field}: {length_s:.1f} s of audio, at most {config.max_audio_s:g} s "
                 "(pass start_s and duration_s to pick a part)",
             )
-        if samples.shape[1] < params.hop_length * 8:
-            raise FieldError(["body", field], f"{field}: audio shorter than 80 ms")
+        # Eight spectrogram columns, measured in seconds: the upload's own rate may be lower.
+        min_s = 8 * params.hop_length / params.sample_rate
+        if length_s < min_s:
+            raise FieldError(["body", field], f"{field}: audio shorter than {min_s * 1000:.0f} ms")
         return samples, sr
 
     def upload_image(data: bytes, field: str) -> Image.Image:
