@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def print_files(files: dict[str, Path]) -> None:
+    print("wrote:")
+    for path in files.values():
+        print(f"  {path}")
+
+
 def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     clip = args.input or demo_clip_path()
@@ -149,16 +155,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"  image      {width} x {height} px, encoded in {rt['encode_s']:.2f} s")
     print(f"  round trip {rt['roundtrip']}, decoded in {rt['decode_s']:.2f} s")
     print(f"  spectral convergence {rt['spectral_convergence']:.3f} (lower is better)")
-    files = dict(rt["files"])
+    print_files(rt["files"])
     if args.model:
         print(f"generating from {args.prompt!r} with {args.model} ({args.steps} steps) ...")
         gen = generate(args, out)
-        print(f"  generated  {gen['level']}, model loaded in {gen['load_s']:.1f} s, "
-              f"generated in {gen['generate_s']:.1f} s")  # fmt: skip
-        files.update(gen["files"])
-    print("wrote:")
-    for path in files.values():
-        print(f"  {path}")
+        print(
+            f"  generated  {gen['level']}, model loaded in {gen['load_s']:.1f} s, "
+            f"generated in {gen['generate_s']:.1f} s"
+        )
+        print_files(gen["files"])
     return 0
 
 
