@@ -86,9 +86,11 @@ def griffin_lim_original(
     it), ``n_iter`` fast Griffin-Lim iterations with ``momentum``.
     """
     length = params.num_samples(magnitude.shape[-1])
+    # Drawn where the generator lives (a CPU generator gives the same phase on every device).
+    gen_device = generator.device if generator is not None else magnitude.device
     angles = torch.rand(
-        magnitude.shape, dtype=torch.complex64, device=magnitude.device, generator=generator
-    )
+        magnitude.shape, dtype=torch.complex64, device=gen_device, generator=generator
+    ).to(magnitude.device)
     tprev = torch.zeros((), dtype=torch.complex64, device=magnitude.device)
     for _ in range(n_iter):
         inverse = istft(magnitude * angles, params, length)
