@@ -399,7 +399,7 @@ def bench_dtypes(*, device: torch.device, runs: int, quick: bool) -> dict[str, A
     label = "small UNet (--quick)" if quick else "SD1.5 UNet"
     print(
         f"{label}: {_params_m(unet32):.0f} M params (built in {built_s:.0f} s), batch 2,"
-        f" {size}x{size} latents, 77x{text_dim} text, {device}, {torch.get_num_threads()} threads"
+        f" {size}x{size} latents, 77x{text_dim} text, {device}, torch threads: {torch.get_num_threads()}"
     )
     x = torch.randn(2, 4, size, size, device=device)
     ctx = torch.randn(2, 77, text_dim, device=device)
@@ -461,7 +461,7 @@ def main() -> int:
 
     print(
         f"torch {torch.__version__}, diffusers {diffusers.__version__}, transformers"
-        f" {transformers.__version__}; {torch.get_num_threads()} threads, load average"
+        f" {transformers.__version__}; torch threads: {torch.get_num_threads()}, load average"
         f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; CPU bf16 support:"
         f" {cpu_supports_bf16()}"
     )
