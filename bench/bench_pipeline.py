@@ -399,7 +399,8 @@ def bench_dtypes(*, device: torch.device, runs: int, quick: bool) -> dict[str, A
     label = "small UNet (--quick)" if quick else "SD1.5 UNet"
     print(
         f"{label}: {_params_m(unet32):.0f} M params (built in {built_s:.0f} s), batch 2,"
-        f" {size}x{size} latents, 77x{text_dim} text, {device}, torch threads: {torch.get_num_threads()}"
+        f" {size}x{size} latents, 77x{text_dim} text, {device},"
+        f" torch threads: {torch.get_num_threads()}"
     )
     x = torch.randn(2, 4, size, size, device=device)
     ctx = torch.randn(2, 77, text_dim, device=device)

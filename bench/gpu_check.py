@@ -523,8 +523,11 @@ def section_train_riffgen(
     med = statistics.median(steps)
     name = "train_lora_riffgen"
     res.put(name, "driver", "riffgen.training.trainer.Trainer (in-memory base model)")
-    res.put(name, "settings", f"LoRA r4 {LORA_TARGETS}, {size[0]}x{size[1]}, batch 1, "
-            f"{args.train_precision} autocast, no latent cache (VAE encode in each step)")  # fmt: skip
+    settings = (
+        f"LoRA r4 {LORA_TARGETS}, {size[0]}x{size[1]}, batch 1, {args.train_precision}"
+        " autocast, no latent cache (VAE encode in each step)"
+    )
+    res.put(name, "settings", settings)
     res.put(name, "trainable_params", sum(t.numel() for t in trainer.trainable))
     res.put(name, "step_s", [round(s, 4) for s in result.step_seconds])
     res.put(name, "steps_per_s", round(1.0 / med, 3))
@@ -595,8 +598,11 @@ def section_train_minimal(
     med = statistics.median(times[warm:])
     name = "train_lora_minimal"
     res.put(name, "driver", "minimal peft loop in gpu_check.py (not riffgen's Trainer)")
-    res.put(name, "settings", f"LoRA r4 {LORA_TARGETS}, {w}x{h}, batch 1, "
-            f"{args.train_precision} autocast, VAE encode in each step")  # fmt: skip
+    settings = (
+        f"LoRA r4 {LORA_TARGETS}, {w}x{h}, batch 1, {args.train_precision} autocast,"
+        " VAE encode in each step"
+    )
+    res.put(name, "settings", settings)
     res.put(name, "trainable_params", sum(t.numel() for t in trainable))
     res.put(name, "step_s", [round(s, 4) for s in times])
     res.put(name, "steps_per_s", round(1.0 / med, 3))
