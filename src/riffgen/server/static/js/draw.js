@@ -21,7 +21,8 @@ function setLength() {
   c.width = Math.round(seconds * 100) + 1;
   clear();
   c.getContext("2d").drawImage(old, 0, 0);
-  c.style.width = `${Math.round(c.width * (320 / 512))}px`;
+  // The CSS sets only the height (smaller on phones); the width follows the canvas's own aspect
+  // ratio, so pixels stay square at every size.
 }
 
 function pos(ev) {

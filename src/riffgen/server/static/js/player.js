@@ -55,8 +55,12 @@ function addPrompt(mode) {
 }
 
 function connect() {
-  const first = state.queue.shift() || $("prompt").value.trim() || RANDOM_PROMPTS[0];
-  if (!state.current) state.current = first;
+  // The prompt in the box (typed, or the first of a share link) plays first; a reconnect goes on
+  // with the prompt that was playing; otherwise the first queued one.
+  const typed = $("prompt").value.trim();
+  const first = typed || state.current || state.queue.shift() || RANDOM_PROMPTS[0];
+  state.current = first;
+  state.reported = -1; // a new session numbers its clips from 0 again: report them as they play
   renderQueue();
   const ws = new WebSocket(wsUrl("/api/v1/jam"));
   state.ws = ws;
@@ -66,7 +70,7 @@ function connect() {
     ws.send(JSON.stringify({ type: "start", prompts: [first, ...state.queue], format: "wav",
                              buffer_ahead: 3, ...settings() }));
   };
-  ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
+  ws.onmessage = (ev) => onMessage(JSON.parse(ev.data), ws);
   ws.onclose = (ev) => {
     if (state.ws === ws) {
       state.ws = null;
@@ -76,8 +80,8 @@ function connect() {
   };
 }
 
-async function onMessage(msg) {
-  if (msg.type === "clip") await onClip(msg);
+async function onMessage(msg, ws) {
+  if (msg.type === "clip") await onClip(msg, ws);
   else if (msg.type === "error") $("now-playing").textContent = `Server: ${msg.message}`;
   else if (msg.type === "busy") $("now-playing").textContent = `Server busy, retrying in ${msg.retry_after_s} s…`;
   else if (msg.type === "started") state.started = true;
@@ -88,7 +92,7 @@ function clipLabel(msg) {
   return msg.end.prompt;
 }
 
-async function onClip(msg) {
+async function onClip(msg, ws) {
   const ctx = audioContext();
   const [buffer, image] = await Promise.all([decodeDataUrl(msg.audio), loadImage(msg.image)]);
   const now = ctx.currentTime;
@@ -103,8 +107,9 @@ async function onClip(msg) {
     start = now + 0.08;
     gain.gain.setValueAtTime(0, start);
     gain.gain.linearRampToValueAtTime(1, start + XFADE_S);
-  } else if (msg.restart && state.lastGain) {
-    // A new engine after a settings change: its audio does not continue the old one; crossfade.
+  } else if ((msg.restart || (msg.seq === 0 && state.clips.length)) && state.lastGain) {
+    // A new engine after a settings change or a reconnect: its audio does not continue the old
+    // one; crossfade.
     start = state.nextTime - XFADE_S;
     state.lastGain.gain.setValueAtTime(1, start);
     state.lastGain.gain.linearRampToValueAtTime(0, start + XFADE_S);
@@ -119,7 +124,7 @@ async function onClip(msg) {
   state.waitingFirst = false;
   const keep = state.sessionS < MAX_SESSION_S;
   state.clips.push({
-    seq: msg.seq, label: clipLabel(msg), prompt: msg.end.prompt, start, duration: buffer.duration,
+    seq: msg.seq, ws, label: clipLabel(msg), prompt: msg.end.prompt, start, duration: buffer.duration,
     streamStart: state.sessionS, image, imageDuration: msg.image_duration_s || buffer.duration,
     buffer: keep ? buffer : null, gen: msg.elapsed_s,
   });
@@ -150,7 +155,8 @@ async function togglePlay() {
   setPlaying(true);
   if (!state.ws) {
     $("now-playing").textContent = "Generating the first clip…";
-    state.nextTime = null;
+    // After a disconnect the clips already scheduled play out; the new stream follows them.
+    if (state.nextTime !== null && state.nextTime < ctx.currentTime) state.nextTime = null;
     connect();
   }
 }
@@ -233,7 +239,7 @@ function tick() {
   const ctx = audioContext();
   const now = ctx.currentTime;
   const clip = currentClip(now);
-  if (clip && clip.seq > state.reported) {
+  if (clip && clip.ws === state.ws && clip.seq > state.reported) {
     state.reported = clip.seq;
     send({ type: "played", seq: clip.seq });
   }
