@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,14 @@ def wait_status(page, element_id: str) -> str:
     status = page.locator(f"#{element_id}")
     assert status.get_attribute("data-kind") == "ok", status.inner_text()
     return status.inner_text()
+
+
+def wait_until(page, condition, timeout_s: float = TIMEOUT_MS / 1000) -> None:
+    """Poll a Python-side condition; Playwright delivers page events while the page waits."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the page"
+        page.wait_for_timeout(50)
 
 
 def reset_status(page, element_id: str) -> None:
@@ -303,8 +312,7 @@ def test_endless_player_streams_gapless_clips(laptop, shots):
     for (s0, d0), (s1, _) in zip(schedule, schedule[1:], strict=False):
         assert s1 == pytest.approx(s0 + d0, abs=1e-3)
     # Flow control: the page reports what it plays.
-    page.wait_for_function("() => window.riffgenPlayer.reported >= 0")
-    page.wait_for_timeout(300)
+    wait_until(page, lambda: laptop.frames("played", sent=True))
     assert laptop.frames("played", sent=True)[0]["seq"] == 0
     page.screenshot(path=str(shots / "laptop-player.png"))
 
@@ -313,7 +321,7 @@ def test_endless_player_streams_gapless_clips(laptop, shots):
     page.click("#queue-add")
     assert page.locator("#queue li").all_inner_texts() == ["techno kick"]
     assert page.locator("#queue-empty").is_hidden()
-    page.wait_for_timeout(200)
+    wait_until(page, lambda: laptop.frames("prompt", sent=True))
     assert laptop.frames("prompt", sent=True)[-1] == {
         "type": "prompt",
         "prompt": "techno kick",
@@ -322,14 +330,10 @@ def test_endless_player_streams_gapless_clips(laptop, shots):
 
     # A settings change restarts the server's engine; its first clip is marked as a restart.
     page.locator("#denoising").fill("0.5")
-    page.wait_for_function(
-        "() => window.riffgenPlayer.clips.length > 0 && "
-        "document.getElementById('denoising-out').textContent === '0.50'"
-    )
-    page.wait_for_timeout(600)  # the page waits 400 ms for the slider to settle
+    assert page.inner_text("#denoising-out") == "0.50"
+    wait_until(page, lambda: laptop.frames("settings", sent=True))  # sent 400 ms after the input
     assert laptop.frames("settings", sent=True)[-1]["denoising"] == 0.5
-    page.wait_for_timeout(1500)
-    assert any(c["restart"] for c in laptop.frames("clip")), "no restart clip after settings"
+    wait_until(page, lambda: any(c["restart"] for c in laptop.frames("clip")))
 
     # Downloads: the session as one WAV, the spectrogram as one PNG.
     with page.expect_download() as download:

@@ -1,9 +1,12 @@
 """Property-based fuzzing of every operation in the OpenAPI schema (schemathesis, ASGI, fake model).
 
 Schemathesis derives valid and invalid requests from ``/openapi.json`` (JSON bodies, multipart
-uploads of random bytes, query strings, path names) and sends them straight to the ASGI app. The
-property: the server never answers 5xx. Bad input must be a 4xx with a message, never a crash.
-503/504 are not expected either: requests run one at a time and the fake pipeline is instant.
+forms, query strings, path names) and sends them straight to the ASGI app. A hook swaps real WAV,
+FLAC and PNG files of random sizes into the upload fields (random bytes never get past the
+decoders), and the upload operations get a second, valid-only pass. The property: the server
+never answers 5xx. Bad input must be a 4xx with a message, never a crash; 503/504 are not
+expected either: requests run one at a time and the fake pipeline is instant.
+Examples are derandomized (the same on every run); about 1,500 requests, ~40 s on 2 cores.
 """
 
 from __future__ import annotations
