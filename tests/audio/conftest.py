@@ -15,7 +15,7 @@ SEED_NAMES = ("og_beat", "agile", "marim", "motorway", "vibes")
 @pytest.fixture(scope="session")
 def seed_dir() -> Path:
     if not (SEED_DIR / "og_beat.png").is_file():
-        pytest.skip(f"reference seed images not found in {SEED_DIR}")
+        pytest.fail(f"reference seed images not found in {SEED_DIR} (shared/ beside the checkout)")
     return SEED_DIR
 
 

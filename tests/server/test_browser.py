@@ -28,7 +28,7 @@ from _live_server import LiveServer, live_server
 from _server_helpers import wav_bytes
 from PIL import Image
 
-sync_api = pytest.importorskip("playwright.sync_api")
+import playwright.sync_api as sync_api  # noqa: E402  (a dev dependency: never skipped)
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        pytest.fail(f"{CHROMIUM} is not installed: run `make test` (it apt-installs chromium)")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
