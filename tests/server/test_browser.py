@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import playwright.sync_api as sync_api
 import pytest
 import soundfile as sf
 from _live_server import LiveServer, live_server
 from _server_helpers import wav_bytes
 from PIL import Image
-
-import playwright.sync_api as sync_api  # noqa: E402  (a dev dependency: never skipped)
 
 pytestmark = pytest.mark.slow
 
