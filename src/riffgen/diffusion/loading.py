@@ -20,6 +20,8 @@ import torch
 from riffgen.audio import SpectrogramParams
 from riffgen.diffusion.debug import clip_tokenizer_dir, read_riffgen_config
 from riffgen.errors import RiffgenError
+from riffgen.mini import MINI_NAME, resolve_mini
+from riffgen.mini import text as mini_text
 
 DEFAULT_MODEL = "riffusion/riffusion-model-v1"
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
@@ -155,8 +157,13 @@ def _pipeline_kwargs(dtype: torch.dtype) -> dict[str, Any]:
 def _from_directory(path: str, dtype: torch.dtype, *, local_files_only: bool = True):
     from diffusers import StableDiffusionPipeline
 
+    kwargs = _pipeline_kwargs(dtype)
+    if Path(path).is_dir() and mini_text.has_marker(Path(path)):
+        # The text encoder is referenced (a pip package), not stored in the folder.
+        kwargs["text_encoder"] = mini_text.load_text_encoder(Path(path), dtype=dtype)
+        kwargs["tokenizer"] = mini_text.load_tokenizer(Path(path))
     return StableDiffusionPipeline.from_pretrained(
-        path, local_files_only=local_files_only, **_pipeline_kwargs(dtype)
+        path, local_files_only=local_files_only, **kwargs
     )
 
 
@@ -198,7 +205,12 @@ def load_model(
     *,
     dtype: torch.dtype,
 ) -> LoadedModel:
-    """Load the components of ``model`` on the CPU in ``dtype`` (move them with ``.to`` later)."""
+    """Load the components of ``model`` on the CPU in ``dtype`` (move them with ``.to`` later).
+
+    ``"mini"`` names riffgen's own small model shipped in the package (riffgen.mini).
+    """
+    if os.fspath(model) == MINI_NAME:
+        model = resolve_mini()
     kind = classify_source(model)
     source = os.fspath(model)
     if kind == "directory":

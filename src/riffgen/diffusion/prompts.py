@@ -6,6 +6,10 @@ tokens are cut into chunks of 75, each chunk wrapped in BOS/EOS and padded to 77
 separately; the chunk embeddings are concatenated along the sequence axis (cross-attention
 accepts any length). A prompt of at most 75 tokens without weights encodes exactly as
 diffusers' StableDiffusionPipeline does.
+
+BERT-style tokenizers (no BOS/EOS; the mini model's MiniLM) get [CLS]/[SEP] instead, chunks of
+``model_max_length - 2`` tokens, and an attention mask over the padding when the encoder's config
+sets ``use_attention_mask`` (as riffgen.training's trainer does).
 """
 
 from __future__ import annotations
@@ -73,18 +77,29 @@ def tokenize_weighted(tokenizer, text: str) -> tuple[list[int], list[float]]:
     return ids, weights
 
 
-def _chunks(tokenizer, ids: list[int], weights: list[float], n_chunks: int):
-    """-> (ids [n_chunks, 77], weights [n_chunks, 77]) with BOS/EOS per chunk, EOS padding."""
-    size = tokenizer.model_max_length - 2
-    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+def _special_ids(tokenizer) -> tuple[int, int, int]:
+    """(start, end, pad) token ids: CLIP's BOS/EOS, or BERT's [CLS]/[SEP] (no BOS/EOS)."""
+    bos = tokenizer.bos_token_id
+    eos = tokenizer.eos_token_id
+    if bos is None or eos is None:
+        bos, eos = tokenizer.cls_token_id, tokenizer.sep_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    all_ids, all_w = [], []
+    return bos, eos, pad
+
+
+def _chunks(tokenizer, ids: list[int], weights: list[float], n_chunks: int):
+    """-> (ids, weights, attention mask), each ``[n_chunks, model_max_length]``: BOS/EOS
+    (CLIP) or [CLS]/[SEP] (BERT) around every chunk, then padding (mask 0)."""
+    size = tokenizer.model_max_length - 2
+    bos, eos, pad = _special_ids(tokenizer)
+    all_ids, all_w, all_mask = [], [], []
     for c in range(n_chunks):
         part, part_w = ids[c * size : (c + 1) * size], weights[c * size : (c + 1) * size]
         row = [bos, *part, eos] + [pad] * (size - len(part))
         all_ids.append(row)
         all_w.append([1.0, *part_w, 1.0] + [1.0] * (size - len(part)))
-    return torch.tensor(all_ids), torch.tensor(all_w)
+        all_mask.append([1] * (len(part) + 2) + [0] * (size - len(part)))
+    return torch.tensor(all_ids), torch.tensor(all_w), torch.tensor(all_mask)
 
 
 def num_chunks(tokenizer, text: str) -> int:
@@ -107,10 +122,13 @@ def encode_prompts(
     needed = max(max(1, -(-len(ids) // size)) for ids, _ in parsed)
     n_chunks = max(needed, n_chunks or 1)
     device = text_encoder.device
+    # Encoders trained with a padding mask (BERT-style, riffgen.mini) get one; CLIP as SD.
+    use_mask = bool(getattr(text_encoder.config, "use_attention_mask", False))
     out = []
     for ids, weights in parsed:
-        chunk_ids, chunk_w = _chunks(tokenizer, ids, weights, n_chunks)
-        emb = text_encoder(chunk_ids.to(device))[0]  # [n_chunks, 77, dim]
+        chunk_ids, chunk_w, chunk_mask = _chunks(tokenizer, ids, weights, n_chunks)
+        mask = chunk_mask.to(device) if use_mask else None
+        emb = text_encoder(chunk_ids.to(device), attention_mask=mask)[0]  # [n_chunks, 77, dim]
         if bool((chunk_w != 1.0).any()):
             w = chunk_w.to(device=device, dtype=emb.dtype)
             before = emb.float().mean(dim=(-2, -1), keepdim=True)

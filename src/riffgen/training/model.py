@@ -99,7 +99,14 @@ def _load_directory(path: Path) -> Components:
     except (OSError, json.JSONDecodeError) as exc:
         raise RiffgenError(f"cannot read {path / MODEL_INDEX}: {exc}") from None
     parts: dict[str, Any] = {}
+    from riffgen.mini import text as mini_text
+
+    if mini_text.has_marker(path):  # text encoder referenced from a pip package (riffgen.mini)
+        parts["text_encoder"] = mini_text.load_text_encoder(path)
+        parts["tokenizer"] = mini_text.load_tokenizer(path)
     for name in ("unet", "vae", "text_encoder", "tokenizer"):
+        if name in parts:
+            continue
         spec = index.get(name)
         if not (isinstance(spec, list) and len(spec) == 2 and all(spec)):
             raise RiffgenError(f"{path} has no {name} (model_index.json)")

