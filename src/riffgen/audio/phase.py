@@ -96,10 +96,12 @@ def _filterbank(params: SpectrogramParams, n_fft: int) -> torch.Tensor:
     lo = pos.floor().long().clamp(max=n_coarse - 1)
     hi = (lo + 1).clamp(max=n_coarse - 1)
     frac = (pos - lo).clamp(0, 1)
-    interp = torch.zeros(n_fine, n_coarse, dtype=torch.float64)
-    interp[torch.arange(n_fine), lo] += 1 - frac
-    interp[torch.arange(n_fine), hi] += frac
-    return (interp.T @ fine.double()).float()
+    # ``interp.T @ fine`` with two non-zeros per row of ``interp``, without the dense matrix.
+    fine = fine.double()
+    coarse = torch.zeros(n_coarse, fine.shape[1], dtype=torch.float64)
+    coarse.index_add_(0, lo, fine * (1 - frac)[:, None])
+    coarse.index_add_(0, hi, fine * frac[:, None])
+    return coarse.float()
 
 
 class _Stft:
