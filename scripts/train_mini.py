@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-clips", type=int, default=None, help="override the scale's clips")
     parser.add_argument("--vae-steps", type=int, default=None)
     parser.add_argument("--unet-steps", type=int, default=None)
+    parser.add_argument("--vae-batch", type=int, default=None)
+    parser.add_argument("--unet-batch", type=int, default=None)
+    parser.add_argument("--unet-lr", type=float, default=None)
     parser.add_argument("--workers", type=int, default=2, help="data render processes")
     parser.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -63,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             "n_clips": args.n_clips,
             "vae_steps": args.vae_steps,
             "unet_steps": args.unet_steps,
+            "vae_batch": args.vae_batch,
+            "unet_batch": args.unet_batch,
+            "unet_lr": args.unet_lr,
         }.items()
         if v is not None
     }

@@ -158,13 +158,22 @@ def _from_directory(path: str, dtype: torch.dtype, *, local_files_only: bool = T
     from diffusers import StableDiffusionPipeline
 
     kwargs = _pipeline_kwargs(dtype)
-    if Path(path).is_dir() and mini_text.has_marker(Path(path)):
-        # The text encoder is referenced (a pip package), not stored in the folder.
-        kwargs["text_encoder"] = mini_text.load_text_encoder(Path(path), dtype=dtype)
-        kwargs["tokenizer"] = mini_text.load_tokenizer(Path(path))
-    return StableDiffusionPipeline.from_pretrained(
-        path, local_files_only=local_files_only, **kwargs
-    )
+    if not (Path(path).is_dir() and mini_text.has_marker(Path(path))):
+        return StableDiffusionPipeline.from_pretrained(
+            path, local_files_only=local_files_only, **kwargs
+        )
+    # riffgen.mini: the text encoder is referenced (a pip package), not stored in the folder;
+    # diffusers warns that a BertModel is not the CLIPTextModel SD expects, which is intended.
+    from diffusers.utils import logging as diffusers_logging
+
+    kwargs["text_encoder"] = mini_text.load_text_encoder(Path(path), dtype=dtype)
+    kwargs["tokenizer"] = mini_text.load_tokenizer(Path(path))
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        return StableDiffusionPipeline.from_pretrained(path, local_files_only=True, **kwargs)
+    finally:
+        diffusers_logging.set_verbosity(level)
 
 
 def _from_hub(model_id: str, dtype: torch.dtype):

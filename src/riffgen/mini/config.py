@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from riffgen.audio import SpectrogramParams
 from riffgen.mini.text import MAX_TOKENS, TEXT_DIM
@@ -55,7 +55,6 @@ class MiniTrainScale:
     unet_lr: float = 2e-4
     vae_lr: float = 5e-4
     n_test: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 SCALES: dict[str, MiniTrainScale] = {
@@ -63,16 +62,31 @@ SCALES: dict[str, MiniTrainScale] = {
     "quick": MiniTrainScale(
         "quick", n_clips=24, vae_steps=60, vae_batch=4, vae_crop=128, unet_steps=60, unet_batch=4
     ),
-    # `make train-mini`: sized for <= 2 h on 2 CPU cores (see the measured figures in the
-    # report of scripts/train_mini.py --scale quick).
+    # `make train-mini`: sized for <= 2 h on 2 CPU cores. Measured (2-core box shared with
+    # other jobs): data 3.5-5.9 clips/s (2 workers) -> 10-16 min; VAE 1.8 steps/s (batch 8,
+    # 128-column crops, 2 threads) -> 14 min; UNet ~0.55 steps/s (batch 8, cached latents)
+    # -> ~82 min; caching, export and the check ~3 min.
     "full": MiniTrainScale(
         "full",
-        n_clips=4000,
-        vae_steps=3000,
+        n_clips=3000,
+        vae_steps=1500,
         vae_batch=8,
-        vae_crop=256,
-        unet_steps=6000,
+        vae_crop=128,
+        unet_steps=2700,
         unet_batch=8,
         n_test=300,
+    ),
+    # For a borrowed GPU (data still made on the CPU: `--data-only`, then `--dataset`):
+    # more data, larger batches, many more steps; see the report for measured steps/s.
+    "gpu": MiniTrainScale(
+        "gpu",
+        n_clips=12000,
+        vae_steps=6000,
+        vae_batch=32,
+        vae_crop=256,
+        unet_steps=30000,
+        unet_batch=64,
+        unet_lr=3e-4,
+        n_test=600,
     ),
 }
