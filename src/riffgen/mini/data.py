@@ -110,3 +110,56 @@ def write_mini_dataset(
     with atomic_path(out / "info.json") as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def dataset_height(dataset_dir: str | os.PathLike[str]) -> int:
+    """Mel rows (image height) of a dataset's training images."""
+    from riffgen.training.data import SpectrogramDataset
+
+    return SpectrogramDataset(dataset_dir).size[1]
+
+
+def convert_dataset(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    params: SpectrogramParams = MINI_SPECTROGRAM,
+) -> Path:
+    """Rewrite a dataset made at another mel count (e.g. the synth's riffusion 512) at
+    ``params``: each image's mel amplitudes are averaged over groups of rows (a coarser mel
+    filterbank over the same 0-10 kHz is close to the sum of adjacent finer bands), then
+    re-encoded. Other metadata is kept; ``"spectrogram"`` records ``params``.
+    """
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from riffgen.audio.image import image_from_mel, mel_from_image, params_from_image
+    from riffgen.training.data import find_metadata
+
+    src, dst = Path(src), Path(dst)
+    fields = params_dict(params)
+    for split in ("train", "test"):
+        metadata = src / split / "metadata.jsonl"
+        if split == "train":
+            metadata = find_metadata(src)
+        if not metadata.is_file():
+            continue
+        out_dir = dst / split
+        out_dir.mkdir(parents=True, exist_ok=True)
+        rows = [json.loads(line) for line in metadata.read_text().splitlines() if line.strip()]
+        for row in rows:
+            with Image.open(metadata.parent / row["file_name"]) as image:
+                source_params = params_from_image(image)
+                mel = mel_from_image(image, source_params)
+            resized = torch.nn.functional.adaptive_avg_pool2d(
+                torch.from_numpy(mel)[None], (params.num_frequencies, mel.shape[-1])
+            )[0].numpy()
+            converted = image_from_mel(np.ascontiguousarray(resized), params)
+            with atomic_path(out_dir / row["file_name"]) as tmp:
+                converted.save(tmp, format="PNG", exif=converted.getexif())
+            row["spectrogram"] = fields
+        with atomic_path(out_dir / "metadata.jsonl") as tmp, open(tmp, "w") as f:
+            for row in rows:
+                f.write(json.dumps(row, sort_keys=True) + "\n")
+    return dst

@@ -78,6 +78,15 @@ def run(options: RunOptions) -> dict[str, Any]:
             return report
     elif not Path(dataset).is_dir():
         raise RiffgenError(f"dataset folder not found: {dataset}")
+    else:
+        from riffgen.mini.config import MINI_SPECTROGRAM
+        from riffgen.mini.data import convert_dataset, dataset_height
+
+        if dataset_height(dataset) != MINI_SPECTROGRAM.num_frequencies:
+            # e.g. scripts/make_synth_dataset.py's riffusion-size (512-mel) images
+            start = time.perf_counter()
+            dataset = convert_dataset(dataset, work / "data-converted")
+            _stage(report, "convert", start, mels=MINI_SPECTROGRAM.num_frequencies)
 
     start = time.perf_counter()
     init_dir = work / "init"
