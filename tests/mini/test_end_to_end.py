@@ -101,3 +101,14 @@ def test_training_loader_reads_the_mini_folder(trained):
     components = load_components(work / "unet")
     assert components.text_encoder.config.use_attention_mask
     assert components.unet.config.cross_attention_dim == 384
+
+
+def test_training_base_mini_uses_the_shipped_folder(trained, monkeypatch):
+    """`riffgen train --base mini` fine-tunes the shipped folder (markers kept, no 90 MB copy)."""
+    from riffgen.mini import shipped
+    from riffgen.training.model import load_components
+
+    _, out, _ = trained
+    monkeypatch.setattr(shipped, "shipped_model_dir", lambda: out)
+    components = load_components("mini")
+    assert components.source_dir == out

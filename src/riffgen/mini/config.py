@@ -76,15 +76,18 @@ SCALES: dict[str, MiniTrainScale] = {
         unet_batch=8,
         n_test=300,
     ),
-    # For a borrowed GPU (data still made on the CPU: `--data-only`, then `--dataset`):
-    # more data, larger batches, many more steps; see the report for measured steps/s.
+    # For a borrowed GPU (data still made on the CPU: `--data-only`, then `--dataset`): more
+    # data (12000 clips: ~35-50 min of FluidSynth on 2 cores), larger batches, more steps.
+    # Measured on an H100: VAE 20 steps/s (batch 32, 256-column crops) -> 5 min; UNet
+    # 3.3 steps/s at batch 64 with the trainer's loader in-process (PNG decoding bound; now
+    # with loader workers) -> at most ~75 min for 15000 steps.
     "gpu": MiniTrainScale(
         "gpu",
         n_clips=12000,
         vae_steps=6000,
         vae_batch=32,
         vae_crop=256,
-        unet_steps=30000,
+        unet_steps=15000,
         unet_batch=64,
         unet_lr=3e-4,
         n_test=600,

@@ -75,6 +75,10 @@ def load_components(base: str | os.PathLike[str]) -> Components:
     ``model_index.json``: e.g. a small random-initialised model trained from scratch), or from
     anything else ``riffgen.diffusion`` loads (single .safetensors/.ckpt file, hub id)."""
     path = Path(base).expanduser()
+    if os.fspath(base) == "mini":  # riffgen's shipped small model: load it as the folder it is
+        from riffgen.mini import resolve_mini
+
+        path = resolve_mini()
     if path.is_dir() and (path / MODEL_INDEX).is_file():
         return _load_directory(path)
     if path.is_dir():
