@@ -62,17 +62,17 @@ SCALES: dict[str, MiniTrainScale] = {
     "quick": MiniTrainScale(
         "quick", n_clips=24, vae_steps=60, vae_batch=4, vae_crop=128, unet_steps=60, unet_batch=4
     ),
-    # `make train-mini`: sized for <= 2 h on 2 CPU cores. Measured (2-core box shared with
-    # other jobs): data 3.5-5.9 clips/s (2 workers) -> 10-16 min; VAE 1.8 steps/s (batch 8,
-    # 128-column crops, 2 threads) -> 14 min; UNet ~0.55 steps/s (batch 8, cached latents)
-    # -> ~82 min; caching, export and the check ~3 min.
+    # `make train-mini`: sized for <= 2 h on 2 CPU cores. Measured on the 2-core dev box
+    # (shared with other jobs): data 3.6-5.9 clips/s (2 workers) -> 9-15 min; VAE 0.67-1.8
+    # steps/s (batch 8, 128-column crops) -> 11-30 min; UNet 0.58 steps/s (batch 8, cached
+    # latents, 1 thread) -> ~69 min; latent caching, export and the check ~3 min.
     "full": MiniTrainScale(
         "full",
         n_clips=3000,
-        vae_steps=1500,
+        vae_steps=1200,
         vae_batch=8,
         vae_crop=128,
-        unet_steps=2700,
+        unet_steps=2400,
         unet_batch=8,
         n_test=300,
     ),
