@@ -123,11 +123,12 @@ def prompt_set(
 
 def _write_clip(job: tuple) -> dict:
     """Worker: generate, render and write one clip; returns its metadata row."""
-    split_dir, index, seed, subset, holdout, save_audio_files, save_midi = job
+    split_dir, index, seed, subset, holdout, save_audio_files, save_midi, params_fields = job
     clip = generate_clip(seed, subset=subset, holdout=holdout)
     assert clip.audio is not None
     stem = f"{index:06d}"
-    image = audio_to_image(clip.audio, clip.sample_rate, SpectrogramParams())
+    params = SpectrogramParams(**params_fields) if params_fields else SpectrogramParams()
+    image = audio_to_image(clip.audio, clip.sample_rate, params)
     with atomic_path(Path(split_dir) / f"{stem}.png") as tmp:
         image.save(tmp, format="PNG", exif=image.getexif())
     row = {
@@ -138,6 +139,8 @@ def _write_clip(job: tuple) -> dict:
         "seed": clip.seed,
         "labels": clip.label,
     }
+    if params_fields:  # the trainer writes these into the model (riffgen.json)
+        row["spectrogram"] = params_fields
     if save_audio_files:
         save_audio(Path(split_dir) / f"{stem}.flac", clip.audio, clip.sample_rate)
         row["audio_file"] = f"{stem}.flac"
@@ -164,9 +167,13 @@ def write_dataset(
     workers: int = 1,
     save_audio_files: bool = False,
     save_midi: bool = False,
+    params: SpectrogramParams | None = None,
     progress: bool = False,
 ) -> dict:
     """Generate ``n`` training clips and ``n_test`` test clips into ``out`` (imagefolder).
+
+    Images use ``params`` (default: riffusion's); non-default ``params`` are recorded in each
+    metadata row under ``"spectrogram"``.
 
     The test split holds three equal subsets: ``seen`` (training templates and
     combinations, new seeds), ``heldout_template`` and ``heldout_combo``. ``n_test``
@@ -180,6 +187,9 @@ def write_dataset(
     n_test = (n // 10) if n_test is None else n_test
     per_subset = n_test // 3
     out = Path(out)
+    fields = (
+        None if params is None else {k: getattr(params, k) for k in params.__dataclass_fields__}
+    )
     jobs: list[tuple] = []
     for i in range(n):
         jobs.append(
@@ -191,6 +201,7 @@ def write_dataset(
                 holdout,
                 save_audio_files,
                 save_midi,
+                fields,
             )
         )
     t = 0
@@ -205,6 +216,7 @@ def write_dataset(
                     holdout,
                     save_audio_files,
                     save_midi,
+                    fields,
                 )
             )
             t += 1
@@ -222,7 +234,7 @@ def write_dataset(
             rows["train" if job[3] == "train" else "test"].append(row)
             if progress and (done % 50 == 0 or done == len(jobs)):
                 rate = done / (time.perf_counter() - start)
-                print(f"{done}/{len(jobs)} clips, {rate:.2f} clips/s", flush=True)
+                print(f"data: {done}/{len(jobs)} clips, {rate:.2f} clips/s", flush=True)
     finally:
         if workers > 1:
             pool.shutdown()
@@ -239,6 +251,7 @@ def write_dataset(
             "templates": sorted(holdout.templates),
             "combos": sorted(list(c) for c in holdout.combos),
         },
+        "spectrogram": fields,
         "seconds": round(elapsed, 2),
         "clips_per_second": round(len(jobs) / elapsed, 3) if elapsed > 0 else None,
         "workers": workers,
