@@ -43,8 +43,6 @@ def seed_of_width(name: str, width: int):
     return type(seed)(**{**seed.__dict__, "image": image})
 
 
-
-
 def bench_jam(pipe, *, clips: int, width: int, steps: int) -> dict:
     seed = seed_of_width("beat_120", width)
     engine = JamEngine(
@@ -71,7 +69,9 @@ def bench_jam(pipe, *, clips: int, width: int, steps: int) -> dict:
         "steps": steps,
         "clip_s": engine.period / engine.sample_rate,
         "s_per_clip_median": round(float(np.median(times[1:] or times)), 3),
-        "realtime_factor": round(float(np.median(times[1:] or times)) / (engine.period / engine.sample_rate), 2),
+        "realtime_factor": round(
+            float(np.median(times[1:] or times)) / (engine.period / engine.sample_rate), 2
+        ),
         "rss_mb_first_last": [rss[min(2, len(rss) - 1)], rss[-1]],
         "seam_jump_ratio": round(rep.jump_ratio, 3),
         "seam_flux_ratio": round(rep.flux_ratio, 3),
@@ -178,7 +178,9 @@ def bench_transform(pipe, *, seconds: float, steps: int, width: int) -> dict:
     t = np.arange(int(seconds * sr)) / sr
     song = (0.4 * np.sin(2 * np.pi * 110 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
     began = time.perf_counter()
-    out, _ = transform_long(pipe, song, sr, ["rock", "jazz"], num_inference_steps=steps, width=width)
+    out, _ = transform_long(
+        pipe, song, sr, ["rock", "jazz"], num_inference_steps=steps, width=width
+    )
     spent = time.perf_counter() - began
     starts = window_starts(song.size, window=(width - 1) * 441, overlap=sr // 2)
     rep = seam_report(out, starts[1:])
@@ -216,7 +218,9 @@ def main() -> int:
     if "loop" not in skip:
         report["loop"] = bench_loop(pipe, width=args.width, steps=args.steps)
     if "transform" not in skip:
-        report["transform"] = bench_transform(pipe, seconds=12.0, steps=args.steps, width=args.width)
+        report["transform"] = bench_transform(
+            pipe, seconds=12.0, steps=args.steps, width=args.width
+        )
     print(json.dumps(report, indent=2))
     return 0
 

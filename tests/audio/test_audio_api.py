@@ -26,7 +26,12 @@ def test_public_names_importable_from_riffgen():
 
 def test_default_params_equal_the_original():
     p = SpectrogramParams()
-    assert (p.sample_rate, p.stereo, p.step_size_ms, p.window_duration_ms) == (44100, False, 10, 100)
+    assert (p.sample_rate, p.stereo, p.step_size_ms, p.window_duration_ms) == (
+        44100,
+        False,
+        10,
+        100,
+    )
     assert (p.padded_duration_ms, p.num_frequencies) == (400, 512)
     assert (p.min_frequency, p.max_frequency, p.power_for_image) == (0, 10000, 0.25)
     assert p.num_griffin_lim_iters == 32

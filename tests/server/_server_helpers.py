@@ -55,14 +55,17 @@ class SpyPipeline(FakePipeline):
 
 
 @contextmanager
-def make_client(pipeline: Any | None = None, *, registry=None, workers: int = 1,
-                **config: Any) -> Iterator[TestClient]:
+def make_client(
+    pipeline: Any | None = None, *, registry=None, workers: int = 1, **config: Any
+) -> Iterator[TestClient]:
     pipeline = pipeline if pipeline is not None else FakePipeline()
     max_queue = config.pop("max_queue", 4)
-    pool = WorkerPool([ModelWorker(pipeline, max_queue=max_queue, device=f"cpu:{i}")
-                       for i in range(workers)])
-    app = create_app(pool, registry or small_seed_registry(),
-                     ServerConfig(max_queue=max_queue, **config))
+    pool = WorkerPool(
+        [ModelWorker(pipeline, max_queue=max_queue, device=f"cpu:{i}") for i in range(workers)]
+    )
+    app = create_app(
+        pool, registry or small_seed_registry(), ServerConfig(max_queue=max_queue, **config)
+    )
     with TestClient(app) as client:
         yield client
 
@@ -84,7 +87,9 @@ def png_bytes(width: int = 64, height: int = 64, value: int = 128) -> bytes:
 
 def compat_body(**changes: Any) -> dict[str, Any]:
     body = {
-        "alpha": 0.25, "num_inference_steps": 2, "seed_image_id": "og_beat",
+        "alpha": 0.25,
+        "num_inference_steps": 2,
+        "seed_image_id": "og_beat",
         "start": {"prompt": "jazz", "seed": 1, "denoising": 0.75, "guidance": 7.0},
         "end": {"prompt": "rock", "seed": 2, "denoising": 0.75, "guidance": 7.0},
     }

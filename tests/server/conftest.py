@@ -24,5 +24,3 @@ def client(spy) -> Iterator[TestClient]:
 def debug_client(debug_pipeline) -> Iterator[TestClient]:
     with make_client(debug_pipeline) as c:
         yield c
-
-

@@ -58,9 +58,13 @@ def test_concurrent_requests_are_serialised_and_all_succeed():
 
     pipe.text_to_audio = tracked
     with make_client(pipe, max_queue=8) as c:
+
         def call(i):
-            return c.post("/api/v1/text_to_audio", json={"prompt": f"p{i}", "seed": i, "width": 64,
-                                                          "num_inference_steps": 5})
+            return c.post(
+                "/api/v1/text_to_audio",
+                json={"prompt": f"p{i}", "seed": i, "width": 64, "num_inference_steps": 5},
+            )
+
         with ThreadPoolExecutor(8) as ex:
             results = list(ex.map(call, range(8)))
     assert [r.status_code for r in results] == [200] * 8
@@ -100,8 +104,13 @@ def test_worker_cancels_when_client_disconnects():
             return time.monotonic() > gone_at
 
         with pytest.raises(JobCancelledError):
-            await worker.run(_slow_job(100, 0.02, steps), timeout_s=30, name="t",
-                             is_disconnected=disconnected, poll_s=0.05)
+            await worker.run(
+                _slow_job(100, 0.02, steps),
+                timeout_s=30,
+                name="t",
+                is_disconnected=disconnected,
+                poll_s=0.05,
+            )
         await asyncio.sleep(0.2)
         worker.close()
         return steps, worker.stats
@@ -141,7 +150,9 @@ def test_worker_queue_bound_errors_and_close():
 
 def test_pool_refuses_when_all_workers_full():
     async def scenario():
-        pool = WorkerPool([ModelWorker(FakePipeline(), max_queue=1, device=f"d{i}") for i in range(2)])
+        pool = WorkerPool(
+            [ModelWorker(FakePipeline(), max_queue=1, device=f"d{i}") for i in range(2)]
+        )
         jobs = [asyncio.ensure_future(pool.run(_slow_job(10, 0.02), timeout_s=5)) for _ in range(2)]
         await asyncio.sleep(0.05)
         with pytest.raises(QueueFullError):

@@ -526,8 +526,12 @@ def create_app(
         clip = await run_clip(request, call, name="image_to_audio", audio_format=format)
         return clip_response(clip, response)
 
-    @app.post("/api/v1/audio_to_image", tags=["convert"], response_class=Response,
-              responses={200: {"content": {"image/png": {}}}})
+    @app.post(
+        "/api/v1/audio_to_image",
+        tags=["convert"],
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}},
+    )
     async def audio_to_image_route(
         request: Request,
         file: Annotated[UploadFile, File(description="audio: WAV, FLAC, OGG or MP3")],
@@ -539,10 +543,15 @@ def create_app(
         def job(_pipe, _cb) -> bytes:
             return encode_image(audio_to_image(samples, sr, params), "png")
 
-        png = await pool.run(job, timeout_s=config.request_timeout_s, name="audio_to_image",
-                             is_disconnected=request.is_disconnected)
-        return Response(png, media_type="image/png",
-                        headers={"X-Duration-S": f"{samples.shape[1] / sr:.4f}"})
+        png = await pool.run(
+            job,
+            timeout_s=config.request_timeout_s,
+            name="audio_to_image",
+            is_disconnected=request.is_disconnected,
+        )
+        return Response(
+            png, media_type="image/png", headers={"X-Duration-S": f"{samples.shape[1] / sr:.4f}"}
+        )
 
     @app.websocket("/api/v1/jam")
     async def jam(websocket: WebSocket) -> None:
