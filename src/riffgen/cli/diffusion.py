@@ -567,23 +567,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 duration_s=args.duration,
                 callback=callback,
             )
-        paths = write_outputs(args.output, result, command="generate", args=args)
-        _report(paths, result, args.quiet)
-        return 0
-    with progress(quiet=args.quiet, desc="generate") as callback:
-        result = run_generate(
-            pipe,
-            args.prompt,
-            negative_prompt=args.negative_prompt,
-            seed=args.seed,
-            steps=args.steps,
-            guidance=args.guidance,
-            duration_s=args.duration,
-            width=args.width,
-            seed_image=seed_image,
-            denoising=args.denoising,
-            callback=callback,
-        )
+    else:
+        with progress(quiet=args.quiet, desc="generate") as callback:
+            result = run_generate(
+                pipe,
+                args.prompt,
+                negative_prompt=args.negative_prompt,
+                seed=args.seed,
+                steps=args.steps,
+                guidance=args.guidance,
+                duration_s=args.duration,
+                width=args.width,
+                seed_image=seed_image,
+                denoising=args.denoising,
+                callback=callback,
+            )
     extra = {"seed_image": args.seed_image} if args.seed_image else None
     paths = write_outputs(args.output, result, command="generate", args=args, extra=extra)
     _report(paths, result, args.quiet)
@@ -601,23 +599,19 @@ def cmd_transform(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args)
     if clip.audio is not None and (args.then or is_longer_than_a_clip(pipe, clip)):
         result = run_transform_long(pipe, clip, [args.prompt, *args.then], args)
-        paths = write_outputs(
-            args.output, result, command="transform", args=args, extra={"input": clip.source}
-        )
-        _report(paths, result, args.quiet)
-        return 0
-    with progress(quiet=args.quiet, desc="transform") as callback:
-        result = run_transform(
-            pipe,
-            clip,
-            args.prompt,
-            denoising=args.denoising,
-            negative_prompt=args.negative_prompt,
-            seed=args.seed,
-            steps=args.steps,
-            guidance=args.guidance,
-            callback=callback,
-        )
+    else:
+        with progress(quiet=args.quiet, desc="transform") as callback:
+            result = run_transform(
+                pipe,
+                clip,
+                args.prompt,
+                denoising=args.denoising,
+                negative_prompt=args.negative_prompt,
+                seed=args.seed,
+                steps=args.steps,
+                guidance=args.guidance,
+                callback=callback,
+            )
     paths = write_outputs(
         args.output, result, command="transform", args=args, extra={"input": clip.source}
     )
