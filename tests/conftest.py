@@ -26,3 +26,12 @@ def debug_pipeline(debug_model_dir):
     from riffgen.diffusion import RiffgenPipeline
 
     return RiffgenPipeline.from_pretrained(debug_model_dir, device="cpu", dtype="fp32")
+
+
+@pytest.fixture
+def require_fluidsynth():
+    """Fail (never skip) when FluidSynth or a GM soundfont is missing: `make setup` installs them."""
+    from riffgen.synth import fluidsynth_available
+
+    if not fluidsynth_available():
+        pytest.fail("fluidsynth or a GM soundfont is not installed: run `make setup`")

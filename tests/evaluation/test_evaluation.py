@@ -18,11 +18,10 @@ from riffgen.evaluation import (
     prompt_set_rows,
     tempo_matches,
 )
-from riffgen.synth import FAMILIES, ClipSpec, PartSpec, fluidsynth_available, generate_clip
+from riffgen.synth import FAMILIES, ClipSpec, PartSpec, generate_clip
 
-needs_fluidsynth = pytest.mark.skipif(
-    not fluidsynth_available(), reason="fluidsynth or a GM soundfont is not installed"
-)
+# Fails (never skips) without FluidSynth: see conftest.require_fluidsynth.
+needs_fluidsynth = pytest.mark.usefixtures("require_fluidsynth")
 
 # Families that a listener tells apart at once; the real-render figures over all 15 families
 # are measured on a larger set outside the test suite (see the evaluation report).

@@ -17,7 +17,6 @@ from riffgen.synth import (
     TEMPO_VOCABULARY,
     ClipSpec,
     PartSpec,
-    fluidsynth_available,
     generate_clip,
     subset_of,
     write_dataset,
@@ -25,9 +24,8 @@ from riffgen.synth import (
 from riffgen.synth.captions import ATTRIBUTIVE
 from riffgen.synth.midi import Note, Part, midi_bytes
 
-needs_fluidsynth = pytest.mark.skipif(
-    not fluidsynth_available(), reason="fluidsynth or a GM soundfont is not installed"
-)
+# Fails (never skips) without FluidSynth: see conftest.require_fluidsynth.
+needs_fluidsynth = pytest.mark.usefixtures("require_fluidsynth")
 
 
 def _note_ons(midi: bytes) -> int:

@@ -11,6 +11,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -183,14 +184,20 @@ def score(
 
 @dataclass(frozen=True)
 class PromptSetRow:
-    """One table row: a prompt set's accuracy on generated clips vs real renders vs chance."""
+    """One table row: a prompt set's accuracy on generated clips vs real renders vs chance.
+
+    ``tempo``/``real_tempo``: fraction of rhythmic clips whose estimated tempo is within
+    10 % of the prompt's BPM; ``tempo_octave`` also counts half or double tempo.
+    """
 
     prompt_set: str
     n: int
-    accuracy: float
+    accuracy: float | None  # None: no generated clips (a classifier check on renders only)
     real_accuracy: float | None
     chance: float
     tempo_octave: float | None = None
+    tempo: float | None = None
+    real_tempo: float | None = None
 
 
 def prompt_set_rows(
@@ -206,18 +213,30 @@ def prompt_set_rows(
             real[name].top1 if name in real else None,
             rep.chance,
             rep.tempo_octave,
+            rep.tempo_strict,
+            real[name].tempo_strict if name in real else None,
         )
         for name, rep in generated.items()
     ]
 
 
 def format_table(rows: Sequence[PromptSetRow]) -> str:
-    """A plain-text table: prompt set, n, accuracy, real-render accuracy, chance, tempo."""
+    """A plain-text table: prompt set, n, instrument accuracy (generated, real renders,
+    chance), tempo within 10 % (generated, real renders) and with half/double allowed."""
 
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f}%"
 
-    header = ("prompt set", "n", "accuracy", "real renders", "chance", "tempo (oct.)")
+    header = (
+        "prompt set",
+        "n",
+        "accuracy",
+        "real renders",
+        "chance",
+        "tempo ±10%",
+        "real tempo",
+        "tempo (oct.)",
+    )
     body = [
         (
             r.prompt_set,
@@ -225,6 +244,8 @@ def format_table(rows: Sequence[PromptSetRow]) -> str:
             pct(r.accuracy),
             pct(r.real_accuracy),
             pct(r.chance),
+            pct(r.tempo),
+            pct(r.real_tempo),
             pct(r.tempo_octave),
         )
         for r in rows
@@ -244,12 +265,21 @@ def format_table(rows: Sequence[PromptSetRow]) -> str:
 DEFAULT_WEIGHTS_ENV = "RIFFGEN_CLASSIFIER"
 
 
+def shipped_classifier_path() -> Path:
+    """Where the package's classifier weights live (may be absent in a source tree)."""
+    return Path(str(resources.files("riffgen") / "data" / "evaluation" / CLASSIFIER_FILE))
+
+
+CLASSIFIER_FILE = "instrument_classifier.safetensors"
+
+
 def default_classifier() -> InstrumentClassifier:
-    """The classifier at ``$RIFFGEN_CLASSIFIER`` or bundled beside this module."""
+    """The classifier at ``$RIFFGEN_CLASSIFIER``, else the one shipped in the package
+    (``riffgen/data/evaluation``, trained on renders of the mini dataset's training prompts)."""
     candidates = []
     if os.environ.get(DEFAULT_WEIGHTS_ENV):
         candidates.append(Path(os.environ[DEFAULT_WEIGHTS_ENV]))
-    candidates.append(Path(__file__).with_name("instrument_classifier.safetensors"))
+    candidates.append(shipped_classifier_path())
     for path in candidates:
         if path.is_file():
             return InstrumentClassifier.load(path)

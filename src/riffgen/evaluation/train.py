@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}")
         return 2
     rows = [
-        PromptSetRow(name, r.n, r.top1, None, r.chance, r.tempo_octave)
+        PromptSetRow(name, r.n, None, r.top1, r.chance, real_tempo=r.tempo_strict)
         for name, r in reports.items()
     ]
     print(format_table(rows))

@@ -64,15 +64,15 @@ SCALES: dict[str, MiniTrainScale] = {
     ),
     # `make train-mini`: sized for <= 2 h on 2 CPU cores. Measured on the 2-core dev box
     # (shared with other jobs): data 3.6-5.9 clips/s (2 workers) -> 9-15 min; VAE 0.67-1.8
-    # steps/s (batch 8, 128-column crops) -> 11-30 min; UNet 0.58 steps/s (batch 8, cached
-    # latents, 1 thread) -> ~69 min; latent caching, export and the check ~3 min.
+    # steps/s (batch 8, 128-column crops) -> 11-30 min; UNet 0.58 steps/s in fp32, ~0.8 with
+    # bf16 autocast (batch 8, cached latents, 1 thread) -> ~75 min; caching, export, check ~3 min.
     "full": MiniTrainScale(
         "full",
         n_clips=3000,
         vae_steps=1200,
         vae_batch=8,
         vae_crop=128,
-        unet_steps=2400,
+        unet_steps=3600,
         unet_batch=8,
         n_test=300,
     ),
