@@ -45,6 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"final model folder (default: the shipped {shipped_model_dir()})",
     )
+    parser.add_argument(
+        "--classifier-out",
+        default=None,
+        help="instrument classifier weights (default: the shipped ones when --out is the "
+        "shipped folder, else beside OUT: OUT-instrument_classifier.safetensors)",
+    )
+    parser.add_argument(
+        "--eval-prompts", type=int, default=10, help="held-out prompts per set for the final check"
+    )
     parser.add_argument("--dataset", default=None, help="use this dataset, skip data generation")
     parser.add_argument("--data-only", action="store_true", help="only generate the dataset")
     parser.add_argument("--n-clips", type=int, default=None, help="override the scale's clips")
@@ -73,9 +82,20 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None
     }
     scale = dataclasses.replace(scale, **overrides)
+    from riffgen.evaluation.report import shipped_classifier_path
+
+    out_dir = Path(args.out) if args.out else shipped_model_dir()
+    if args.classifier_out:
+        classifier_out = Path(args.classifier_out)
+    elif args.out:  # a trial run must not replace the shipped classifier
+        classifier_out = out_dir.with_name(out_dir.name + "-instrument_classifier.safetensors")
+    else:
+        classifier_out = shipped_classifier_path()
     options = RunOptions(
         work_dir=Path(args.work),
-        out_dir=Path(args.out) if args.out else shipped_model_dir(),
+        out_dir=out_dir,
+        classifier_out=classifier_out,
+        eval_prompts=args.eval_prompts,
         scale=scale,
         dataset=Path(args.dataset) if args.dataset else None,
         data_only=args.data_only,

@@ -39,6 +39,8 @@ def trained(tmp_path_factory):
             device="cpu",
             progress=False,
             check_steps=2,
+            classifier_out=work / "classifier.safetensors",
+            eval_prompts=1,
         )
     )
     return work, out, json.loads((work / REPORT).read_text())
@@ -46,7 +48,19 @@ def trained(tmp_path_factory):
 
 def test_run_reports_every_stage(trained):
     _, _, report = trained
-    assert set(report["stages"]) == {"data", "build", "vae", "unet", "export", "check"}
+    assert set(report["stages"]) == {
+        "data",
+        "classifier",
+        "build",
+        "vae",
+        "unet",
+        "export",
+        "check",
+        "adherence",
+    }
+    adherence = report["adherence"]
+    assert set(adherence["generated"]) == {"seen", "heldout_template", "heldout_combo", "all"}
+    assert adherence["generated"]["all"]["n"] == 3 and adherence["real"]["all"]["n"] == 3
     assert report["check"]["audio_seconds"] == pytest.approx(5.11, abs=0.01)
     assert report["stages"]["export"]["unet_mb"] + report["stages"]["export"]["vae_mb"] < 50
 

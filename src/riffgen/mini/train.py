@@ -37,6 +37,10 @@ class RunOptions:
     progress: bool = True
     check_prompt: str = "a calm solo piano melody, slow tempo"
     check_steps: int = 20  # denoising steps of the timed generation at the end
+    # The instrument classifier `riffgen evaluate` uses, trained on the same renders (None:
+    # not trained); and how many held-out prompts per set the final adherence check uses.
+    classifier_out: Path | None = None
+    eval_prompts: int = 10
 
 
 def _stage(report: dict[str, Any], name: str, start: float, **extra: Any) -> None:
@@ -87,6 +91,10 @@ def run(options: RunOptions) -> dict[str, Any]:
             start = time.perf_counter()
             dataset = convert_dataset(dataset, work / "data-converted")
             _stage(report, "convert", start, mels=MINI_SPECTROGRAM.num_frequencies)
+
+    if options.classifier_out is not None:
+        start = time.perf_counter()
+        _stage(report, "classifier", start, **train_classifier(dataset, options.classifier_out))
 
     start = time.perf_counter()
     init_dir = work / "init"
@@ -169,8 +177,15 @@ def run(options: RunOptions) -> dict[str, Any]:
         Path(options.out_dir), prompt=options.check_prompt, steps=options.check_steps
     )
     _stage(report, "check", start, **report["check"])
+    if options.eval_prompts > 0 and options.classifier_out is not None:
+        start = time.perf_counter()
+        report["adherence"] = check_adherence(
+            Path(options.out_dir), options.classifier_out, n_per_set=options.eval_prompts
+        )
+        _stage(report, "adherence", start, top1=report["adherence"]["generated"]["all"]["top1"])
     report["total_seconds"] = round(time.perf_counter() - total, 1)
     (work / REPORT).write_text(json.dumps(report, indent=2) + "\n")
+    (Path(options.out_dir) / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"== total: {report['total_seconds']} s; model in {options.out_dir}", flush=True)
     return report
 
@@ -227,6 +242,37 @@ def check_generation(model_dir: Path, *, prompt: str, steps: int = 20) -> dict[s
         "audio_seconds": round(audio.shape[-1] / out.sample_rate, 3),
         "rms": round(float((audio**2).mean() ** 0.5), 4),
     }
+
+
+def train_classifier(dataset: Path, out: Path) -> dict[str, Any]:
+    """Fit the instrument-family classifier on the dataset's training renders, save it to
+    ``out`` and score it on the test renders (top-1 per held-out subset)."""
+    from riffgen.evaluation.train import evaluate_split, load_split, train_on_dataset
+    from riffgen.synth.dataset import read_metadata
+
+    classifier = train_on_dataset(dataset)
+    classifier.save(out)
+    test = Path(dataset) / "test"
+    if not (test / "metadata.jsonl").is_file() or not read_metadata(test):
+        return {"path": str(out)}  # toy runs make no test clips
+    reports = evaluate_split(classifier, load_split(test))
+    return {"path": str(out), **{f"top1_{k}": round(r.top1, 3) for k, r in reports.items()}}
+
+
+def check_adherence(model_dir: Path, classifier: Path, *, n_per_set: int) -> dict[str, Any]:
+    """``riffgen evaluate`` on the exported model: held-out prompts, generated vs rendered."""
+    from riffgen.diffusion import RiffgenPipeline
+    from riffgen.evaluation import InstrumentClassifier
+    from riffgen.evaluation.adherence import AdherenceConfig, evaluate_adherence
+
+    pipe = RiffgenPipeline.from_pretrained(str(model_dir), device="cpu", dtype="fp32")
+    result = evaluate_adherence(
+        pipe, InstrumentClassifier.load(classifier), AdherenceConfig(n_per_set=n_per_set)
+    )
+    print(result.table(), flush=True)
+    payload = result.to_json()
+    payload.pop("clips")
+    return payload
 
 
 def _cpu_has_fast_bf16() -> bool:
