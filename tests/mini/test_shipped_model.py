@@ -37,3 +37,47 @@ def test_mini_follows_the_prompt(mini):
         "slow sustained violin and strings", seed=3, num_inference_steps=12
     )
     assert _column_flux(drums.image) > 1.2 * _column_flux(strings.image)
+
+
+def test_mini_serves_the_original_web_api(mini):
+    """The original app's /run_inference/ with a real Riffusion seed image (512 px tall,
+    fitted to the mini model's 128 mels): a full clip comes back."""
+    import io
+    import sys
+    from pathlib import Path
+
+    import soundfile as sf
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+    from _server_helpers import compat_body, decode_data_url, make_client
+
+    from riffgen.server import default_registry
+
+    with make_client(mini, registry=default_registry()) as client:
+        r = client.post("/run_inference/", json=compat_body(num_inference_steps=6))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["duration_s"] == pytest.approx(5.11, abs=0.01)
+    audio, sr = sf.read(io.BytesIO(decode_data_url(body["audio"])))
+    assert sr == 44100 and abs(len(audio) / sr - 5.11) < 0.1
+    assert 20 * np.log10(np.sqrt(np.mean(audio**2))) > -40
+
+
+@pytest.mark.slow
+def test_mini_jams_from_prompt_to_prompt(tmp_path, capsys):
+    """`riffgen jam --model mini`: an exact-length stream that moves between prompts."""
+    import json
+
+    import soundfile as sf
+
+    from riffgen.cli import main
+
+    out = tmp_path / "jam.wav"
+    argv = ["jam", "funky bass riff:8", "slow violin melody", "--model", "mini", "--steps", "6"]
+    assert main([*argv, "--duration", "22", "-o", str(out), "-q"]) == 0
+    audio, sr = sf.read(str(out))
+    assert len(audio) == 22 * sr
+    log = json.loads(out.with_suffix(".json").read_text())
+    clips = log["clips"] if isinstance(log, dict) else log
+    prompts = {c["end"]["prompt"] for c in clips}
+    assert prompts == {"funky bass riff", "slow violin melody"}
