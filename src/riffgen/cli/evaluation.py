@@ -11,6 +11,7 @@ from riffgen.errors import RiffgenError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from riffgen.diffusion.schedulers import scheduler_names
     from riffgen.evaluation.adherence import HELD_OUT_SETS, AdherenceConfig
 
     d = AdherenceConfig()
@@ -46,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classifier weights (default: $RIFFGEN_CLASSIFIER or the shipped ones)",
     )
     p.add_argument("--json", default=None, metavar="PATH", help="also write the full report")
+    p.add_argument("--scheduler", default="pndm", choices=scheduler_names(), help="sampler")
     p.add_argument("--device", default=None, metavar="D", help="cpu, cuda, mps (default auto)")
     p.add_argument("--dtype", default=None, choices=("auto", "fp32", "fp16", "bf16"))
     p.add_argument("-q", "--quiet", action="store_true", help="no per-clip progress")
@@ -77,7 +79,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from riffgen.diffusion.pipeline import RiffgenPipeline
 
     quiet_libraries()
-    pipe = RiffgenPipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype)
+    pipe = RiffgenPipeline.from_pretrained(
+        args.model, device=args.device, dtype=args.dtype, scheduler=args.scheduler
+    )
 
     def progress(done: int, total: int, prompt: str) -> None:
         print(f"[{done}/{total}] {prompt}", file=sys.stderr, flush=True)
@@ -85,8 +89,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate_adherence(pipe, classifier, config, progress=None if args.quiet else progress)
     total = sum(r.n for k, r in result.generated.items() if k != "all")
     print(
-        f"model {args.model}: {total} held-out prompts, {config.steps} steps, guidance "
-        f"{config.guidance}; generation {result.seconds_generating / total:.2f} s/clip"
+        f"model {args.model}: {total} held-out prompts, {config.steps} {args.scheduler} steps, "
+        f"guidance {config.guidance}; generation {result.seconds_generating / total:.2f} s/clip"
     )
     print(result.table())
     overall = result.generated.get("all") or next(iter(result.generated.values()))
@@ -94,7 +98,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"model": args.model, "config": config.__dict__, **result.to_json()}
+        config_json = {**config.__dict__, "scheduler": args.scheduler}
+        payload = {"model": args.model, "config": config_json, **result.to_json()}
         path.write_text(json.dumps(payload, indent=2))
         print(f"report: {path}")
     return 0
