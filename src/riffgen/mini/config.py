@@ -64,8 +64,8 @@ SCALES: dict[str, MiniTrainScale] = {
     ),
     # `make train-mini`: sized for <= 2 h on 2 CPU cores. Measured on the 2-core dev box
     # (shared with other jobs): data 3.6-5.9 clips/s (2 workers) -> 9-15 min; VAE 0.67-1.8
-    # steps/s (batch 8, 128-column crops) -> 11-30 min; UNet 0.58 steps/s in fp32, ~0.8 with
-    # bf16 autocast (batch 8, cached latents, 1 thread) -> ~75 min; caching, export, check ~3 min.
+    # steps/s (batch 8, 128-column crops) -> 11-30 min; UNet 0.58 steps/s in fp32, 0.94 with
+    # bf16 autocast (batch 8, cached latents, 1 thread) -> 66 min. Measured run: 99 min in all.
     "full": MiniTrainScale(
         "full",
         n_clips=3000,
