@@ -161,3 +161,51 @@ def test_pool_refuses_when_all_workers_full():
         pool.close()
 
     asyncio.run(scenario())
+
+
+def test_stream_jobs_skip_ahead_of_a_full_queue():
+    """A jam stream's clip is accepted while one-shot requests fill the queue, and runs before
+    the waiting ones (regression: 8 busy HTTP clients starved a jam socket for 37 s)."""
+
+    async def scenario():
+        worker = ModelWorker(FakePipeline(), max_queue=2)
+        order: list[str] = []
+
+        def job(tag: str, seconds: float):
+            def fn(pipe, check):
+                time.sleep(seconds)
+                order.append(tag)
+                return tag
+
+            return fn
+
+        running = worker.submit(job("running", 0.2), timeout_s=10)
+        await asyncio.sleep(0.05)  # the worker thread has taken it
+        waiting = worker.submit(job("waiting", 0.0), timeout_s=10)
+        with pytest.raises(QueueFullError):
+            worker.submit(job("refused", 0.0), timeout_s=10)
+        streams = [
+            worker.submit(job(f"stream{i}", 0.0), timeout_s=10, priority=True) for i in (1, 2)
+        ]
+        with pytest.raises(QueueFullError):  # priority jobs are bounded too
+            worker.submit(job("stream3", 0.0), timeout_s=10, priority=True)
+        await asyncio.gather(running.future, waiting.future, *(s.future for s in streams))
+        worker.close()
+        return order
+
+    # After a stream job ran, a waiting request goes before the next stream job.
+    assert asyncio.run(scenario()) == ["running", "stream1", "waiting", "stream2"]
+
+
+def test_pool_passes_stream_jobs_past_full_workers():
+    async def scenario():
+        pool = WorkerPool([ModelWorker(FakePipeline(), max_queue=1)])
+        busy = asyncio.ensure_future(pool.run(_slow_job(10, 0.02), timeout_s=5))
+        await asyncio.sleep(0.05)
+        with pytest.raises(QueueFullError):
+            await pool.run(_slow_job(1, 0), timeout_s=5)
+        assert await pool.run(_slow_job(1, 0), timeout_s=5, priority=True) == "done"
+        assert await busy == "done"
+        pool.close()
+
+    asyncio.run(scenario())

@@ -193,7 +193,10 @@ class JamSession:
                 await self.wake.wait()
             try:
                 message = await self.pool.run(
-                    self._render_next, timeout_s=self.config.request_timeout_s, name="jam"
+                    self._render_next,
+                    timeout_s=self.config.request_timeout_s,
+                    name="jam",
+                    priority=True,  # a listener is waiting: ahead of one-shot requests
                 )
             except QueueFullError as exc:
                 await self.send({"type": "busy", "retry_after_s": exc.retry_after_s})

@@ -20,9 +20,9 @@ class WorkerPool:
     def spectrogram_params(self):
         return self.workers[0].pipeline.spectrogram_params
 
-    def _pick(self) -> ModelWorker:
+    def _pick(self, *, priority: bool = False) -> ModelWorker:
         worker = min(self.workers, key=lambda w: w.queued / w.max_queue)
-        if worker.queued >= worker.max_queue:
+        if worker.queued >= worker.max_queue and not priority:  # the worker bounds priority jobs
             worker.stats.rejected += 1
             raise QueueFullError(min(w.retry_after_s() for w in self.workers))
         return worker
@@ -34,9 +34,10 @@ class WorkerPool:
         timeout_s: float,
         name: str = "job",
         is_disconnected: Callable[[], Any] | None = None,
+        priority: bool = False,
     ) -> Any:
-        return await self._pick().run(
-            fn, timeout_s=timeout_s, name=name, is_disconnected=is_disconnected
+        return await self._pick(priority=priority).run(
+            fn, timeout_s=timeout_s, name=name, is_disconnected=is_disconnected, priority=priority
         )
 
     def describe(self) -> list[dict[str, Any]]:

@@ -55,6 +55,7 @@ class Job:
     name: str = "job"
     cancelled: threading.Event = field(default_factory=threading.Event)
     started_at: float | None = None
+    priority: bool = False
 
     def cancel(self) -> None:
         """Ask the job to stop (before it starts or at its next step)."""
@@ -89,7 +90,10 @@ class ModelWorker:
     """Runs jobs one at a time on a dedicated thread that owns ``pipeline``.
 
     ``max_queue`` counts jobs waiting *and* running; submissions beyond it raise
-    :class:`QueueFullError` immediately.
+    :class:`QueueFullError` immediately. ``priority`` jobs (a live jam stream's next clip:
+    a listener hears silence if it waits) skip ahead of waiting one-shot requests and are
+    refused only when ``max_queue`` priority jobs already wait, so busy HTTP clients cannot
+    starve a stream.
     """
 
     def __init__(self, pipeline: Any, *, max_queue: int = 4, device: str = "cpu") -> None:
@@ -101,6 +105,7 @@ class ModelWorker:
         self.stats = WorkerStats()
         self._pending: collections.deque[Job] = collections.deque()
         self._running: Job | None = None
+        self._last_priority = False  # whether the last job taken was a priority job
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(
@@ -119,7 +124,9 @@ class ModelWorker:
         """Rough seconds until a slot frees up, for the Retry-After header."""
         return max(1, int(round(self.stats.typical_job_s() * max(1, self.queued) / 2)))
 
-    def submit(self, fn: JobFn, *, timeout_s: float, name: str = "job") -> Job:
+    def submit(
+        self, fn: JobFn, *, timeout_s: float, name: str = "job", priority: bool = False
+    ) -> Job:
         """Queue ``fn``; returns the job (await ``job.future``). Must run on the event loop."""
         loop = asyncio.get_running_loop()
         job = Job(
@@ -134,10 +141,18 @@ class ModelWorker:
         with self._cond:
             if self._closed:
                 raise WorkerClosedError("worker is shut down")
-            if len(self._pending) + (1 if self._running else 0) >= self.max_queue:
-                self.stats.rejected += 1
-                raise QueueFullError(self.retry_after_s())
-            self._pending.append(job)
+            if priority:
+                ahead = sum(1 for j in self._pending if j.priority)
+                if ahead >= self.max_queue:
+                    self.stats.rejected += 1
+                    raise QueueFullError(self.retry_after_s())
+                job.priority = True
+                self._pending.insert(ahead, job)  # after earlier priority jobs, FIFO among them
+            else:
+                if len(self._pending) + (1 if self._running else 0) >= self.max_queue:
+                    self.stats.rejected += 1
+                    raise QueueFullError(self.retry_after_s())
+                self._pending.append(job)
             self._cond.notify()
         return job
 
@@ -149,9 +164,10 @@ class ModelWorker:
         name: str = "job",
         is_disconnected: Callable[[], Any] | None = None,
         poll_s: float = 0.25,
+        priority: bool = False,
     ) -> Any:
         """Submit and await ``fn``; cancel it if ``is_disconnected()`` turns true or on timeout."""
-        job = self.submit(fn, timeout_s=timeout_s, name=name)
+        job = self.submit(fn, timeout_s=timeout_s, name=name, priority=priority)
         try:
             while True:
                 done, _ = await asyncio.wait({job.future}, timeout=poll_s)
@@ -189,13 +205,28 @@ class ModelWorker:
                     self._cond.wait()
                 if self._closed:
                     return
-                job = self._pending.popleft()
+                job = self._take_next()
                 self._running = job
             try:
                 self._execute(job)
             finally:
                 with self._cond:
                     self._running = None
+
+    def _take_next(self) -> Job:
+        """The next job (lock held). Priority jobs wait at the front, but after one ran a
+        waiting one-shot request goes first: a stream whose client acknowledges clips faster
+        than real time cannot starve everyone else, and never waits behind more than one."""
+        first = self._pending[0]
+        if first.priority and self._last_priority:
+            for index, job in enumerate(self._pending):
+                if not job.priority:
+                    del self._pending[index]
+                    self._last_priority = False
+                    return job
+        self._pending.popleft()
+        self._last_priority = first.priority
+        return first
 
     def _execute(self, job: Job) -> None:
         if job.cancelled.is_set() or job.future.cancelled():
