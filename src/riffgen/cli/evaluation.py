@@ -68,8 +68,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     config.check()
-    if args.seed < 0:
-        raise RiffgenError(f"--seed must be >= 0, got {args.seed}")
     classifier = (
         InstrumentClassifier.load(args.classifier) if args.classifier else default_classifier()
     )

@@ -21,7 +21,15 @@ from riffgen.audio import SpectrogramParams, audio_to_image
 from riffgen.errors import RiffgenError
 from riffgen.evaluation.classifier import InstrumentClassifier
 from riffgen.evaluation.features import features_from_mel, mel_from_clip_image, single_thread
-from riffgen.evaluation.report import EvalReport, PromptSetRow, as_truth, format_table, score
+from riffgen.evaluation.report import (
+    ClipTruth,
+    EvalReport,
+    PromptSetRow,
+    as_truth,
+    format_table,
+    score,
+    score_groups,
+)
 from riffgen.evaluation.tempo import estimate_tempo_from_mel
 
 HELD_OUT_SETS = ("seen", "heldout_template", "heldout_combo")
@@ -45,6 +53,8 @@ class AdherenceConfig:
             raise RiffgenError(f"need at least 1 prompt per set, got {self.n_per_set}")
         if self.steps < 1:
             raise RiffgenError(f"need at least 1 denoising step, got {self.steps}")
+        if self.seed < 0:
+            raise RiffgenError(f"seed must be >= 0, got {self.seed}")
         unknown = [s for s in self.prompt_sets if s not in HELD_OUT_SETS]
         if unknown or not self.prompt_sets:
             raise RiffgenError(
@@ -175,9 +185,10 @@ def evaluate_adherence(
     real_pred = classifier.predict(np.stack(real_feats))
     for r, g, re in zip(results, gen_pred, real_pred, strict=True):
         r.generated_top1, r.real_top1 = g, re
+    keys = [r.prompt_set for r in results]
     return AdherenceResult(
-        generated=_by_set(results, gen_pred, truths, gen_tempo, classifier.families),
-        real=_by_set(results, real_pred, truths, real_tempo, classifier.families),
+        generated=_by_set(keys, gen_pred, truths, gen_tempo, classifier.families),
+        real=_by_set(keys, real_pred, truths, real_tempo, classifier.families),
         clips=results,
         seconds_generating=generating,
         seconds_total=time.perf_counter() - start,
@@ -185,24 +196,14 @@ def evaluate_adherence(
 
 
 def _by_set(
-    results: Sequence[ClipResult],
+    keys: Sequence[str],
     predictions: Sequence[str],
-    truths: Sequence,
+    truths: Sequence[ClipTruth],
     tempos: Sequence[float | None],
     families: Sequence[str],
 ) -> dict[str, EvalReport]:
-    groups: dict[str, list[int]] = {}
-    for i, r in enumerate(results):
-        groups.setdefault(r.prompt_set, []).append(i)
-    reports = {
-        name: score(
-            [predictions[i] for i in idx],
-            [truths[i] for i in idx],
-            [tempos[i] for i in idx],
-            families,
-        )
-        for name, idx in groups.items()
-    }
-    if len(groups) > 1:
+    """Reports per prompt set, then ``"all"`` when there is more than one set."""
+    reports = score_groups(keys, predictions, truths, tempos, families)
+    if len(reports) > 1:
         reports["all"] = score(predictions, truths, tempos, families)
     return reports

@@ -182,6 +182,28 @@ def score(
     )
 
 
+def score_groups(
+    keys: Sequence[str],
+    predictions: Sequence[str],
+    truths: Sequence[ClipTruth],
+    tempos: Sequence[float | None],
+    families: Sequence[str],
+) -> dict[str, EvalReport]:
+    """One :class:`EvalReport` per distinct ``keys[i]`` (clip ``i``'s group), in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    return {
+        name: score(
+            [predictions[i] for i in idx],
+            [truths[i] for i in idx],
+            [tempos[i] for i in idx],
+            families,
+        )
+        for name, idx in groups.items()
+    }
+
+
 @dataclass(frozen=True)
 class PromptSetRow:
     """One table row: a prompt set's accuracy on generated clips vs real renders vs chance.
@@ -265,12 +287,12 @@ def format_table(rows: Sequence[PromptSetRow]) -> str:
 DEFAULT_WEIGHTS_ENV = "RIFFGEN_CLASSIFIER"
 
 
+CLASSIFIER_FILE = "instrument_classifier.safetensors"
+
+
 def shipped_classifier_path() -> Path:
     """Where the package's classifier weights live (may be absent in a source tree)."""
     return Path(str(resources.files("riffgen") / "data" / "evaluation" / CLASSIFIER_FILE))
-
-
-CLASSIFIER_FILE = "instrument_classifier.safetensors"
 
 
 def default_classifier() -> InstrumentClassifier:
@@ -301,4 +323,5 @@ __all__ = [
     "format_table",
     "prompt_set_rows",
     "score",
+    "score_groups",
 ]

@@ -12,7 +12,7 @@ from PIL import Image
 from riffgen.errors import RiffgenError
 from riffgen.evaluation.classifier import InstrumentClassifier, TrainConfig
 from riffgen.evaluation.features import features_from_mel, mel_from_clip_image, single_thread
-from riffgen.evaluation.report import EvalReport, as_truth, score
+from riffgen.evaluation.report import EvalReport, as_truth, score, score_groups
 from riffgen.evaluation.tempo import estimate_tempo_from_mel
 from riffgen.synth.dataset import read_metadata
 
@@ -54,18 +54,9 @@ def evaluate_split(
     """Reports for a loaded split, one per value of metadata field ``by`` plus ``"all"``."""
     preds = classifier.predict(split["features"])
     truths = [as_truth(r["labels"]) for r in split["rows"]]
-    groups: dict[str, list[int]] = {"all": list(range(len(truths)))}
-    for i, row in enumerate(split["rows"]):
-        groups.setdefault(str(row.get(by, "?")), []).append(i)
-    return {
-        name: score(
-            [preds[i] for i in idx],
-            [truths[i] for i in idx],
-            [split["tempos"][i] for i in idx],
-            classifier.families,
-        )
-        for name, idx in groups.items()
-    }
+    keys = [str(row.get(by, "?")) for row in split["rows"]]
+    args = (preds, truths, split["tempos"], classifier.families)
+    return {"all": score(*args), **score_groups(keys, *args)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -184,8 +184,9 @@ def run(options: RunOptions) -> dict[str, Any]:
         )
         _stage(report, "adherence", start, top1=report["adherence"]["generated"]["all"]["top1"])
     report["total_seconds"] = round(time.perf_counter() - total, 1)
-    (work / REPORT).write_text(json.dumps(report, indent=2) + "\n")
-    (Path(options.out_dir) / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    text = json.dumps(report, indent=2) + "\n"
+    for path in (work / REPORT, Path(options.out_dir) / "training_report.json"):
+        path.write_text(text)
     print(f"== total: {report['total_seconds']} s; model in {options.out_dir}", flush=True)
     return report
 
