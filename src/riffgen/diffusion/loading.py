@@ -20,20 +20,12 @@ import torch
 from riffgen.audio import SpectrogramParams
 from riffgen.diffusion.debug import clip_tokenizer_dir, read_riffgen_config
 from riffgen.errors import RiffgenError
+from riffgen.models import DEFAULT_MODEL
+from riffgen.models.devices import DTYPES, cpu_supports_bf16, resolve_device, resolve_dtype
 from riffgen.mini import MINI_NAME, resolve_mini
 from riffgen.mini import text as mini_text
 
-DEFAULT_MODEL = "riffusion/riffusion-model-v1"
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
-DTYPES = {
-    "fp32": torch.float32,
-    "float32": torch.float32,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-    "half": torch.float16,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-}
 
 
 @dataclass
@@ -48,60 +40,6 @@ class LoadedModel:
     spectrogram_params: SpectrogramParams
     source: str
     kind: str  # "directory", "hub", "single_file"
-
-
-# ---------------------------------------------------------------------------- device, dtype
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/"auto" -> cuda, else mps, else cpu. Explicit devices must be available."""
-    if device is None or str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise RiffgenError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RiffgenError(f"device {device!r} requested but CUDA is not available")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise RiffgenError(f"device {device!r} requested but MPS is not available")
-    return dev
-
-
-@functools.cache
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 matmul (AMX or AVX512-BF16), per /proc/cpuinfo."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    flags: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
-    return bool(flags & {"amx_bf16", "avx512_bf16"})
-
-
-def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``None``/"auto": fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16, else fp32."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype is None or dtype == "auto":
-        if device.type == "cuda":
-            return torch.float16
-        if device.type == "cpu" and cpu_supports_bf16():
-            return torch.bfloat16
-        return torch.float32
-    key = str(dtype).lower().removeprefix("torch.")
-    if key not in DTYPES:
-        raise RiffgenError(f"unknown dtype {dtype!r}: use auto, fp32, fp16 or bf16")
-    return DTYPES[key]
 
 
 # ---------------------------------------------------------------------------- sources

@@ -5,11 +5,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from riffgen.serialize import to_jsonable
+
+__all__ = ["PromptInput", "RiffgenOutput", "to_jsonable"]
 
 
 @dataclass(frozen=True)
@@ -40,16 +44,3 @@ class RiffgenOutput:
     @property
     def duration_s(self) -> float:
         return self.audio.shape[-1] / self.sample_rate
-
-
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses and numpy scalars -> plain JSON types."""
-    if hasattr(value, "__dataclass_fields__"):
-        return to_jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
