@@ -12,7 +12,7 @@ from riffgen.diffusion.types import PromptInput, RiffgenOutput
 if TYPE_CHECKING:
     from riffgen.diffusion.pipeline import RiffgenPipeline
 
-__all__ = ["PromptInput", "RiffgenOutput", "RiffgenPipeline"]
+__all__ = ["PromptInput", "RiffgenOutput", "RiffgenPipeline", "load_pipeline"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from riffgen.diffusion.pipeline import RiffgenPipeline
 
         return RiffgenPipeline
+    if name == "load_pipeline":
+        from riffgen.diffusion.factory import load_pipeline
+
+        return load_pipeline
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
