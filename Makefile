@@ -5,18 +5,42 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.riffgen-installed
+# Every installed version comes from the lock, so a fresh clone gets exactly what was tested;
+# pyproject.toml keeps compatible ranges for library users. pip is pinned too: it does the installing.
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+TORCH := torch==2.13.0
 
-.PHONY: setup demo test test-fast bench lint format clean train-mini
+.PHONY: setup lock lock-check demo test test-fast bench lint format clean train-mini
 
-$(STAMP): pyproject.toml scripts/setup-system.sh
+$(STAMP): $(LOCK) pyproject.toml scripts/setup-system.sh
 	bash scripts/setup-system.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q pip==$(PIP_VERSION)
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
+	@# A lock that lacks a requirement of pyproject.toml shows here, not in a test.
+	$(PY) -m pip check || { echo "$(LOCK) does not satisfy pyproject.toml: run make lock"; exit 1; }
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Re-resolves pyproject.toml (with the dev extra) in a throwaway venv and writes every installed
+# version to the lock. Review the diff and commit it; the next make target then reinstalls.
+lock:
+	set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install -q pip==$(PIP_VERSION); \
+	"$$tmp/venv/bin/python" -m pip install -q "$(TORCH)" -e ".[dev]"; \
+	{ echo "# Every dependency of riffgen (with the dev extra), pinned; written by make lock."; \
+	  echo "# For Python 3.11 on linux x86_64 with the CPU build of torch. Install: make setup"; \
+	  "$$tmp/venv/bin/python" -m pip freeze --exclude-editable; } > "$$tmp/lock"; \
+	mv "$$tmp/lock" $(LOCK)
+
+# Fails when .venv holds anything other than exactly the locked versions (CI runs it on a fresh clone).
+lock-check: $(STAMP)
+	diff <(grep -v '^#' $(LOCK)) <($(PY) -m pip freeze --exclude-editable) \
+		|| { echo ".venv differs from $(LOCK) (< lock, > installed)"; exit 1; }
 
 # Round-trips a shipped clip, then generates one from a prompt with riffgen's own mini model.
 demo: $(STAMP)
