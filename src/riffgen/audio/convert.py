@@ -10,13 +10,14 @@ from PIL import Image
 
 from riffgen.audio.image import image_from_mel, mel_from_image, params_from_image
 from riffgen.audio.io import resample
+from riffgen.audio.mix import PEAK_DBFS, normalize_peak
 from riffgen.audio.params import SpectrogramParams
 from riffgen.audio.phase import reconstruct
 from riffgen.audio.spectrogram import griffin_lim_original, magnitude_from_mel, mel_spectrogram
 from riffgen.errors import RiffgenError
 
-PEAK_DBFS = -0.1
 ALGORITHMS = ("riffgen", "original")
+__all__ = ["ALGORITHMS", "PEAK_DBFS", "audio_to_image", "image_to_audio", "normalize_peak"]
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -106,15 +107,6 @@ def image_to_audio(
             wav = reconstruct(mel_t, params, generator=generator, progress=progress)
     wav = wav.float().cpu().numpy()
     return normalize_peak(wav), params.sample_rate
-
-
-def normalize_peak(samples: np.ndarray, *, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
-    """Scale so the largest absolute sample is at ``peak_dbfs`` (dB re full scale)."""
-    samples = np.asarray(samples, dtype=np.float32)
-    peak = float(np.abs(samples).max()) if samples.size else 0.0
-    if peak > 0 and np.isfinite(peak):
-        samples = samples * np.float32(10 ** (peak_dbfs / 20) / peak)
-    return samples
 
 
 def _resize_height(mel: np.ndarray, height: int) -> np.ndarray:

@@ -25,9 +25,9 @@ from PIL import Image
 
 from riffgen.audio.image import params_from_image
 from riffgen.audio.io import WRITE_FORMATS
+from riffgen.audio.mix import fade_out
 from riffgen.audio.params import ExifTag
 from riffgen.endless.engine import JamClip, JamEngine
-from riffgen.endless.stitch import fade_out
 from riffgen.errors import RiffgenError
 from riffgen.files import atomic_path
 

@@ -12,56 +12,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from riffgen.audio.mix import conform_channels, crossfade, crossfade_gains, fade_out
 from riffgen.errors import RiffgenError
+
+__all__ = [
+    "Stitcher",
+    "conform_channels",
+    "crossfade",
+    "crossfade_curves",
+    "fade_out",
+    "loop_period",
+]
 
 
 def crossfade_curves(n: int, correlation: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Fade-out and fade-in gains over ``n`` samples.
+    """Fade-out and fade-in gains over ``n`` samples, power-matched for ``correlation``.
 
-    Equal-power (cos/sin) for uncorrelated material (``correlation`` 0), normalised so the
-    expected power stays constant for correlated material too (``correlation`` 1 gives
-    equal-gain, sum 1): ``out² + in² + 2·ρ·out·in = 1``.
+    The seam curve of the stream: :func:`riffgen.audio.mix.crossfade_gains` with its defaults.
     """
-    t = (np.arange(n, dtype=np.float64) + 0.5) / max(n, 1)
-    fade_in = np.sin(0.5 * np.pi * t)
-    fade_out = np.cos(0.5 * np.pi * t)
-    rho = float(np.clip(correlation, 0.0, 1.0))
-    norm = np.sqrt(fade_in**2 + fade_out**2 + 2 * rho * fade_in * fade_out)
-    return (fade_out / norm).astype(np.float32), (fade_in / norm).astype(np.float32)
-
-
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised zero-lag correlation of two equally long signals (0 when silent)."""
-    denom = float(np.sqrt(np.sum(a * a) * np.sum(b * b)))
-    return float(np.sum(a * b)) / denom if denom > 0 else 0.0
-
-
-def crossfade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """Mix ``tail`` (fading out) into ``head`` (fading in); both ``[channels, n]``."""
-    fade_out, fade_in = crossfade_curves(head.shape[-1], correlation(tail, head))
-    return (tail * fade_out + head * fade_in).astype(np.float32)
-
-
-def fade_out(audio: np.ndarray, n: int) -> np.ndarray:
-    """Copy of ``audio`` with its last ``n`` samples faded to silence (raised cosine)."""
-    out = np.array(audio, dtype=np.float32, copy=True)
-    n = min(n, out.shape[-1])
-    if n > 0:
-        ramp = 0.5 * (1 + np.cos(np.pi * (np.arange(n) + 1) / n))
-        out[..., -n:] *= ramp.astype(np.float32)
-    return out
-
-
-def conform_channels(audio: np.ndarray, channels: int) -> np.ndarray:
-    """``[c, n]`` -> ``[channels, n]`` by downmix or duplication."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[None]
-    if audio.shape[0] == channels:
-        return audio
-    if channels == 1:
-        return audio.mean(axis=0, keepdims=True)
-    return np.repeat(audio.mean(axis=0, keepdims=True), channels, axis=0)
+    return crossfade_gains(n, correlation=correlation)
 
 
 def loop_period(

@@ -18,8 +18,8 @@ import numpy as np
 
 from riffgen.audio.convert import audio_to_image
 from riffgen.audio.io import resample
+from riffgen.audio.mix import conform_channels, crossfade, limit_peak
 from riffgen.diffusion.types import PromptInput
-from riffgen.endless.stitch import conform_channels, crossfade
 from riffgen.errors import RiffgenError
 
 MAX_GAIN_DB = 24.0
@@ -167,10 +167,7 @@ def transform_long(
     if sample_rate != sr:
         out = resample(out, sr, sample_rate)
     out = _fit(out, n_in)
-    peak = float(np.abs(out).max()) if out.size else 0.0
-    if peak > 1.0:
-        out /= peak
-    return out.astype(np.float32), sample_rate
+    return limit_peak(out), sample_rate
 
 
 def _fit(audio: np.ndarray, n: int) -> np.ndarray:
