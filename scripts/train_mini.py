@@ -23,7 +23,7 @@ from riffgen.errors import RiffgenError
 
 def main(argv: list[str] | None = None) -> int:
     from riffgen.mini.config import SCALES
-    from riffgen.mini.shipped import shipped_model_dir
+    from riffgen.models.registry import shipped_mini_dir as shipped_model_dir
     from riffgen.mini.train import RunOptions, run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -15,9 +15,9 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 @pytest.fixture(scope="session")
 def debug_model_dir(tmp_path_factory):
     """Path of a debug model in the diffusers layout (built once per session)."""
-    from riffgen.diffusion.debug import build_debug_model
+    from riffgen.models.registry import build_model
 
-    return build_debug_model(tmp_path_factory.mktemp("debug_model"), seed=0)
+    return build_model("debug", tmp_path_factory.mktemp("debug_model") / "debug", seed=0)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from riffgen.audio.params import SpectrogramParams
+from riffgen.diffusion.fake import FakePipeline
 from riffgen.diffusion.types import PromptInput
 from riffgen.endless.loop import (
     circular_griffin_lim,
@@ -15,7 +16,6 @@ from riffgen.endless.loop import (
     circular_width,
 )
 from riffgen.endless.metrics import seam_report
-from riffgen.endless.testing import FakePipeline
 from riffgen.endless.transform import prompt_at, transform_long, window_starts
 from riffgen.errors import RiffgenError
 

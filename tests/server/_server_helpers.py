@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from riffgen.server import DictSeedRegistry, ModelWorker, ServerConfig, WorkerPool, create_app
-from riffgen.server.fake import FakePipeline
+from riffgen.diffusion.fake import FakePipeline
 from riffgen.server.seeds import builtin_mask
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from riffgen.audio import SpectrogramParams
 from riffgen.diffusion.types import PromptInput
-from riffgen.server.fake import FakePipeline
+from riffgen.diffusion.fake import FakePipeline
 
 SMALL_PARAMS = SpectrogramParams(num_frequencies=64, num_griffin_lim_iters=8)
 

@@ -23,7 +23,7 @@ from schemathesis.checks import not_a_server_error
 
 from riffgen.audio import SpectrogramParams
 from riffgen.server import ModelWorker, ServerConfig, WorkerPool, create_app
-from riffgen.server.fake import FakePipeline
+from riffgen.diffusion.fake import FakePipeline
 
 # 64 frequency bins and 8 Griffin-Lim iterations keep every decode in the millisecond range, so
 # the examples go to the request handling rather than to the DSP (which has its own tests).

@@ -10,7 +10,7 @@ import soundfile as sf
 from _server_helpers import decode_data_url, make_client
 from starlette.websockets import WebSocketDisconnect
 
-from riffgen.server.fake import FakePipeline
+from riffgen.diffusion.fake import FakePipeline
 
 START = {
     "type": "start",

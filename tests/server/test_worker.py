@@ -11,7 +11,7 @@ import pytest
 from _server_helpers import compat_body, make_client
 
 from riffgen.server import ModelWorker, WorkerPool
-from riffgen.server.fake import FakePipeline
+from riffgen.diffusion.fake import FakePipeline
 from riffgen.server.worker import JobCancelledError, JobTimeoutError, QueueFullError
 
 

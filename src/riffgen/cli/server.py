@@ -101,7 +101,7 @@ def serve(args: argparse.Namespace) -> int:
     )
     registry = default_registry()
     if args.model == "fake" and not registry.list():
-        from riffgen.server.fake import fake_seed_images
+        from riffgen.diffusion.fake import fake_seed_images
         from riffgen.server.seeds import DictSeedRegistry
 
         registry = DictSeedRegistry(fake_seed_images())

@@ -28,6 +28,7 @@ import torch
 from riffgen.audio import SpectrogramParams
 from riffgen.errors import RiffgenError
 from riffgen.files import atomic_path
+from riffgen.models.folder import write_sidecar
 
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
@@ -310,8 +311,5 @@ def save_single_file(
         raise RiffgenError(f"export path must end in .safetensors, got {out.name}")
     write_safetensors(out, original_tensors(unet, vae, text_encoder), dtype=dtype)
     if spectrogram is not None:
-        fields = {k: getattr(spectrogram, k) for k in spectrogram.__dataclass_fields__}
-        sidecar = out.with_name(out.stem + ".riffgen.json")
-        with atomic_path(sidecar) as tmp:
-            tmp.write_text(json.dumps({"spectrogram": fields}, indent=2) + "\n")
+        write_sidecar(out, spectrogram)
     return out

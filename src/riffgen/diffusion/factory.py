@@ -19,8 +19,10 @@ def load_pipeline(
 ) -> Any:
     """``fake`` (instant tones, no weights) or any model the registry resolves
     (``mini``, ``debug``, a hub id, a diffusers directory, one checkpoint file)."""
-    if os.fspath(model) == "fake":
-        from riffgen.server.fake import FakePipeline
+    from riffgen.models.registry import classify
+
+    if classify(model) == "fake":
+        from riffgen.diffusion.fake import FakePipeline
 
         return FakePipeline()
     from riffgen.diffusion.pipeline import RiffgenPipeline

@@ -30,17 +30,12 @@ from PIL import Image
 
 from riffgen.audio import SpectrogramParams, audio_to_image, image_to_audio
 from riffgen.diffusion import masks
-from riffgen.diffusion.loading import (
-    DEFAULT_MODEL,
-    load_lora,
-    load_model,
-    resolve_device,
-    resolve_dtype,
-)
 from riffgen.diffusion.prompts import encode_prompts
 from riffgen.diffusion.schedulers import check_scheduler_name, make_scheduler, scheduler_name_of
 from riffgen.diffusion.types import PromptInput, RiffgenOutput
 from riffgen.errors import RiffgenError
+from riffgen.models import DEFAULT_MODEL
+from riffgen.models.devices import resolve_device, resolve_dtype
 
 Callback = Callable[[int, int], None]
 MAX_SEED = 2**63 - 1
@@ -128,28 +123,50 @@ class RiffgenPipeline:
         lora_scale: float = 1.0,
         scheduler: str = "pndm",
     ) -> RiffgenPipeline:
-        """Load a hub id (from the cache, else downloaded), a diffusers directory or a single
-        SD1.x ``.safetensors``/``.ckpt`` file. ``device``/``dtype`` None = auto (see loading)."""
+        """Load any model the registry resolves (``mini``, ``debug``, a hub id, a diffusers
+        directory, a single SD1.x ``.safetensors``/``.ckpt`` file; see
+        :mod:`riffgen.models.registry`). ``device``/``dtype`` None = auto."""
+        from riffgen.models.lora import load_lora
+        from riffgen.models.registry import load_components
+
         check_scheduler_name(scheduler)
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        loaded = load_model(model, dtype=dt)
+        parts = load_components(model, dtype=dt)
         if lora is not None:
-            load_lora(loaded.unet, lora, scale=lora_scale)
-        if dev.type != "cpu":  # already loaded in ``dt``; only move (no second copy kept)
-            for module in (loaded.unet, loaded.vae, loaded.text_encoder):
+            load_lora(parts.unet, lora, scale=lora_scale)
+        return cls.from_components(
+            parts,
+            device=dev,
+            scheduler=scheduler,
+            lora=None if lora is None else os.fspath(lora),
+        )
+
+    @classmethod
+    def from_components(
+        cls,
+        parts: Any,
+        *,
+        device: str | torch.device | None = None,
+        scheduler: str = "pndm",
+        lora: str | None = None,
+    ) -> RiffgenPipeline:
+        """A pipeline over loaded :class:`riffgen.models.Components` (moved to ``device``)."""
+        dev = resolve_device(device)
+        if dev.type != "cpu":  # already loaded in their dtype; only move (no second copy kept)
+            for module in parts.modules():
                 module.to(dev)
         return cls(
-            unet=loaded.unet,
-            vae=loaded.vae,
-            text_encoder=loaded.text_encoder,
-            tokenizer=loaded.tokenizer,
-            scheduler=make_scheduler(scheduler, loaded.scheduler.config),
-            spectrogram_params=loaded.spectrogram_params,
+            unet=parts.unet,
+            vae=parts.vae,
+            text_encoder=parts.text_encoder,
+            tokenizer=parts.tokenizer,
+            scheduler=make_scheduler(scheduler, parts.scheduler.config),
+            spectrogram_params=parts.spectrogram_params,
             device=dev,
-            dtype=dt,
-            model_source=loaded.source,
-            lora=None if lora is None else os.fspath(lora),
+            dtype=parts.unet.dtype,
+            model_source=parts.source,
+            lora=lora,
         )
 
     # ------------------------------------------------------------------ properties

@@ -5,15 +5,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
 
 from riffgen.serialize import to_jsonable
 
-__all__ = ["PromptInput", "RiffgenOutput", "to_jsonable"]
+if TYPE_CHECKING:
+    from riffgen.audio import SpectrogramParams
+
+__all__ = ["Pipeline", "PromptInput", "RiffgenOutput", "to_jsonable"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +48,81 @@ class RiffgenOutput:
     @property
     def duration_s(self) -> float:
         return self.audio.shape[-1] / self.sample_rate
+
+
+Callback = Callable[[int, int], None]
+
+
+@runtime_checkable
+class Pipeline(Protocol):
+    """What the CLI, the jam engine, whole-song transform and the server call on a pipeline.
+
+    :class:`~riffgen.diffusion.pipeline.RiffgenPipeline` and the fake
+    (:class:`~riffgen.diffusion.fake.FakePipeline`) satisfy it; a test checks both signatures.
+    """
+
+    spectrogram_params: SpectrogramParams
+
+    def text_to_audio(
+        self,
+        prompt: str,
+        *,
+        negative_prompt: str | None = None,
+        seed: int = 0,
+        num_inference_steps: int = 50,
+        guidance: float = 7.0,
+        width: int = 512,
+        duration_s: float | None = None,
+        scheduler: str | None = None,
+        callback: Callback | None = None,
+    ) -> RiffgenOutput: ...
+
+    def audio_to_audio(
+        self,
+        prompt: str,
+        *,
+        init_image: Image.Image | None = None,
+        init_audio: np.ndarray | None = None,
+        sample_rate: int | None = None,
+        denoising: float = 0.75,
+        negative_prompt: str | None = None,
+        seed: int = 0,
+        num_inference_steps: int = 50,
+        guidance: float = 7.0,
+        scheduler: str | None = None,
+        callback: Callback | None = None,
+    ) -> RiffgenOutput: ...
+
+    def inpaint(
+        self,
+        prompt: str,
+        *,
+        init_image: Image.Image | None = None,
+        init_audio: np.ndarray | None = None,
+        sample_rate: int | None = None,
+        mask_image: Image.Image | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        min_hz: float | None = None,
+        max_hz: float | None = None,
+        denoising: float = 1.0,
+        negative_prompt: str | None = None,
+        seed: int = 0,
+        num_inference_steps: int = 50,
+        guidance: float = 7.0,
+        scheduler: str | None = None,
+        callback: Callback | None = None,
+    ) -> RiffgenOutput: ...
+
+    def interpolate(
+        self,
+        start: PromptInput,
+        end: PromptInput,
+        alpha: float,
+        *,
+        init_image: Image.Image,
+        mask_image: Image.Image | None = None,
+        num_inference_steps: int = 50,
+        scheduler: str | None = None,
+        callback: Callback | None = None,
+    ) -> RiffgenOutput: ...

@@ -1,4 +1,4 @@
-"""A cheap stand-in for the diffusion pipeline, for tests of the engine, CLI and server."""
+"""A cheap stand-in for the jam engine's clip maker (the fake pipeline is riffgen.diffusion.fake)."""
 
 from __future__ import annotations
 
@@ -58,43 +58,3 @@ class FakeClipMaker:
         audio *= 10 ** (-0.1 / 20) / np.abs(audio).max()
         parameters = {"start": start, "end": end, "alpha": alpha}
         return RiffgenOutput(audio=audio, sample_rate=sr, image=init_image, parameters=parameters)
-
-
-class FakePipeline:
-    """Just enough of ``RiffgenPipeline`` for :func:`~riffgen.endless.transform.transform_long`
-    and the engine: ``interpolate`` returns a tone following the init image's loudness per
-    column (so silence stays silence), ``spectrogram_params`` the image defaults."""
-
-    def __init__(self) -> None:
-        from riffgen.audio.params import SpectrogramParams
-
-        self.spectrogram_params = SpectrogramParams()
-        self.calls: list[tuple[PromptInput, PromptInput, float]] = []
-
-    def interpolate(
-        self,
-        start: PromptInput,
-        end: PromptInput,
-        alpha: float,
-        *,
-        init_image: Image.Image,
-        mask_image: Image.Image | None = None,
-        num_inference_steps: int = 50,
-        callback=None,
-        **_: object,
-    ) -> RiffgenOutput:
-        self.calls.append((start, end, alpha))
-        params = self.spectrogram_params
-        pixels = np.asarray(init_image.convert("L"), dtype=np.float64)
-        loud = ((255.0 - pixels) / 255.0).mean(axis=0) ** 4  # per column, 0 = silence
-        n = params.num_samples(init_image.width)
-        env = np.interp(np.arange(n) / params.hop_length, np.arange(loud.size), loud)
-        t = np.arange(n) / params.sample_rate
-        audio = (env * np.sin(2 * np.pi * _tone_hz(start.prompt) * t))[None].astype(np.float32)
-        peak = np.abs(audio).max()
-        if peak > 0:
-            audio *= 10 ** (-0.1 / 20) / peak
-        for step in range(num_inference_steps):
-            if callback is not None:
-                callback(step + 1, num_inference_steps)
-        return RiffgenOutput(audio=audio, sample_rate=params.sample_rate, image=init_image)

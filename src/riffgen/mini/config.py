@@ -1,44 +1,15 @@
-"""Sizes of the mini model (spectrogram, VAE, UNet) and of its training run at each scale."""
+"""How much data and how many steps each scale of the mini recipe uses.
+
+The model's shape itself (spectrogram, VAE, UNet) is :func:`riffgen.models.configs.mini_spec`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from riffgen.audio import SpectrogramParams
-from riffgen.mini.text import MAX_TOKENS, TEXT_DIM
+from riffgen.models.configs import MINI_SPECTROGRAM, MiniArchitecture
 
-# Same time axis as riffusion (44.1 kHz, 10 ms columns: 512 columns = 5.11 s, 0-10 kHz) but
-# 128 mel rows instead of 512: 4x fewer pixels for the VAE and, with a 4x VAE, a 32x128
-# latent (4096 positions) that a small UNet denoises fast on a laptop CPU.
-# Fewer Griffin-Lim iterations: riffgen's coarse-to-fine phase recovery converges quickly and
-# decoding is the largest fixed cost of one clip on a CPU.
-MINI_SPECTROGRAM = SpectrogramParams(num_frequencies=128, num_griffin_lim_iters=16)
-
-
-@dataclass(frozen=True)
-class MiniArchitecture:
-    """Channel counts and layers of the mini VAE and UNet (diffusers classes)."""
-
-    # VAE: len(vae_channels) - 1 downsamplings -> 3 blocks = 4x; 4 latent channels as SD.
-    vae_channels: tuple[int, ...] = (16, 32, 64)
-    vae_layers_per_block: int = 1
-    vae_norm_groups: int = 8
-    latent_channels: int = 4
-    # UNet: 4 levels on the 32x128 latent; measured on 1 CPU thread, the convolutions of the
-    # top levels dominate (no attention at all only saves a third), so the top levels are
-    # narrow and plain and attention starts at 8x32 latent positions. 17.0M parameters,
-    # ~140 ms per CFG step (batch 2) on one thread.
-    unet_channels: tuple[int, ...] = (32, 64, 128, 256)
-    unet_layers_per_block: int = 1
-    unet_plain_levels: int = 2  # leading levels without attention
-    unet_attention_head_dim: int = 32  # channels per head
-    unet_norm_groups: int = 16
-    cross_attention_dim: int = TEXT_DIM
-    max_tokens: int = MAX_TOKENS
-
-    @property
-    def vae_scale_factor(self) -> int:
-        return 2 ** (len(self.vae_channels) - 1)
+__all__ = ["MINI_SPECTROGRAM", "SCALES", "MiniArchitecture", "MiniTrainScale"]
 
 
 @dataclass(frozen=True)

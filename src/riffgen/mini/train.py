@@ -18,7 +18,7 @@ import torch
 
 from riffgen.errors import RiffgenError
 from riffgen.mini.config import SCALES, MiniArchitecture, MiniTrainScale
-from riffgen.mini.text import MARKER
+from riffgen.models.text import MARKER
 
 REPORT = "train_mini_report.json"
 
@@ -51,8 +51,9 @@ def _stage(report: dict[str, Any], name: str, start: float, **extra: Any) -> Non
 
 def run(options: RunOptions) -> dict[str, Any]:
     """Run the recipe; returns (and writes to ``work_dir/train_mini_report.json``) the timings."""
-    from riffgen.mini.build import build_initial_model
     from riffgen.mini.vae import VaeTrainConfig, train_vae
+    from riffgen.models.configs import mini_spec
+    from riffgen.models.registry import build_model
     from riffgen.training.config import TrainConfig
     from riffgen.training.trainer import train
 
@@ -99,7 +100,7 @@ def run(options: RunOptions) -> dict[str, Any]:
     start = time.perf_counter()
     init_dir = work / "init"
     shutil.rmtree(init_dir, ignore_errors=True)
-    build_initial_model(init_dir, arch=MiniArchitecture(), seed=options.seed)
+    build_model(mini_spec(MiniArchitecture()), init_dir, seed=options.seed)
     _stage(report, "build", start)
 
     start = time.perf_counter()

@@ -76,4 +76,5 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         raise RiffgenError(f"unknown dtype {dtype!r}: use auto, fp32, fp16 or bf16")
     return DTYPES[key]
 
+
 __all__ = ["DTYPES", "cpu_supports_bf16", "resolve_device", "resolve_dtype"]

@@ -1,14 +1,11 @@
-"""Loading the model(s) the server runs: a real checkpoint, the debug model, or the fake."""
+"""The model workers the server runs: one pipeline (from the model registry) per device."""
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from riffgen.errors import RiffgenError
 from riffgen.server.pool import WorkerPool
 from riffgen.server.worker import ModelWorker
 
@@ -23,29 +20,10 @@ def load_pipeline(
     lora: str | None = None,
     scheduler: str = "pndm",
 ) -> Any:
-    """``fake`` (tones, no weights), ``debug`` (random debug-size model) or a real model."""
-    if model == "fake":
-        from riffgen.server.fake import FakePipeline
+    """``fake`` (tones, no weights), ``debug``, ``mini`` or a real model (see riffgen.models)."""
+    from riffgen.diffusion.factory import load_pipeline as load
 
-        return FakePipeline()
-    try:
-        from riffgen.diffusion import RiffgenPipeline
-    except ImportError as exc:
-        raise RiffgenError(f"the diffusion pipeline is not available: {exc}") from None
-    if model == "debug":
-        from riffgen.diffusion.debug import build_debug_model
-
-        model = str(build_debug_model(Path(tempfile.mkdtemp(prefix="riffgen-debug-")), seed=0))
-    kwargs: dict[str, Any] = {"device": device, "scheduler": scheduler}
-    if dtype:
-        import torch
-
-        kwargs["dtype"] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
-            dtype
-        ]
-    if lora:
-        kwargs["lora"] = lora
-    return RiffgenPipeline.from_pretrained(model, **kwargs)
+    return load(model, device=device, dtype=dtype, lora=lora, scheduler=scheduler)
 
 
 def build_pool(

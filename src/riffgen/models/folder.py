@@ -1,0 +1,100 @@
+"""The riffgen model folder: the diffusers layout plus ``riffgen.json``.
+
+::
+
+    model_index.json          component classes (diffusers' StableDiffusionPipeline layout)
+    unet/ vae/ scheduler/     diffusers components
+    text_encoder/ tokenizer/  transformers components, or only a marker naming a packaged
+                              encoder (riffgen.models.text)
+    riffgen.json              {"spectrogram": {...SpectrogramParams fields...}}
+
+A single ``NAME.safetensors`` checkpoint may have ``NAME.riffgen.json`` beside it. This module
+is the only reader and writer of both files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from riffgen.audio import SpectrogramParams
+from riffgen.errors import RiffgenError
+from riffgen.files import atomic_path
+
+RIFFGEN_CONFIG = "riffgen.json"
+MODEL_INDEX = "model_index.json"
+SIDECAR_SUFFIX = ".riffgen.json"
+
+
+def model_index(*, packaged_text: bool) -> dict[str, Any]:
+    """``model_index.json`` of a riffgen model: CLIP text encoder, or the packaged MiniLM."""
+    text_encoder, tokenizer = (
+        ("BertModel", "BertTokenizer") if packaged_text else ("CLIPTextModel", "CLIPTokenizer")
+    )
+    return {
+        "_class_name": "StableDiffusionPipeline",
+        "feature_extractor": [None, None],
+        "safety_checker": [None, None],
+        "requires_safety_checker": False,
+        "scheduler": ["diffusers", "PNDMScheduler"],
+        "text_encoder": ["transformers", text_encoder],
+        "tokenizer": ["transformers", tokenizer],
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+    }
+
+
+def read_model_index(model_dir: Path) -> dict[str, Any]:
+    path = Path(model_dir) / MODEL_INDEX
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RiffgenError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RiffgenError(f"cannot read {path}: not a JSON object")
+    return data
+
+
+def _params_from_json(path: Path) -> SpectrogramParams:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return SpectrogramParams(**data.get("spectrogram", {}))
+    except (OSError, json.JSONDecodeError, TypeError, AttributeError) as exc:
+        raise RiffgenError(f"cannot read {path}: {exc}") from None
+
+
+def _params_json(params: SpectrogramParams) -> str:
+    fields = {name: getattr(params, name) for name in params.__dataclass_fields__}
+    return json.dumps({"spectrogram": fields}, indent=2) + "\n"
+
+
+def read_spectrogram_params(model_dir: str | os.PathLike[str]) -> SpectrogramParams:
+    """The model's spectrogram parameters (``riffgen.json``); riffusion's defaults if absent."""
+    path = Path(model_dir) / RIFFGEN_CONFIG
+    return _params_from_json(path) if path.is_file() else SpectrogramParams()
+
+
+def write_spectrogram_params(model_dir: str | os.PathLike[str], params: SpectrogramParams) -> None:
+    """Write ``riffgen.json`` (atomically) in the format :func:`read_spectrogram_params` reads."""
+    with atomic_path(Path(model_dir) / RIFFGEN_CONFIG) as tmp:
+        tmp.write_text(_params_json(params), encoding="utf-8")
+
+
+def sidecar_path(checkpoint: str | os.PathLike[str]) -> Path:
+    path = Path(checkpoint)
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
+def read_sidecar(checkpoint: str | os.PathLike[str]) -> SpectrogramParams:
+    """A single file's ``NAME.riffgen.json`` parameters; riffusion's defaults if absent."""
+    path = sidecar_path(checkpoint)
+    return _params_from_json(path) if path.is_file() else SpectrogramParams()
+
+
+def write_sidecar(checkpoint: str | os.PathLike[str], params: SpectrogramParams) -> Path:
+    path = sidecar_path(checkpoint)
+    with atomic_path(path) as tmp:
+        tmp.write_text(_params_json(params), encoding="utf-8")
+    return path
