@@ -27,21 +27,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from PIL import Image
+from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from riffgen.diffusion.types import to_jsonable
+from riffgen.endless import JamConfig, JamEngine, JamPrompt, pipeline_clip_maker
 from riffgen.errors import RiffgenError
+from riffgen.serialize import to_jsonable
 from riffgen.server.codecs import AUDIO_MIME, data_url, encode_audio, encode_image
 from riffgen.server.schemas import MAX_PROMPT_CHARS, MAX_SEED
 from riffgen.server.seeds import NAME_PATTERN
+from riffgen.server.state import AppState
 from riffgen.server.worker import JobCancelledError, JobTimeoutError, QueueFullError
 
 log = logging.getLogger("riffgen.server")
@@ -90,17 +92,13 @@ def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
 class JamSession:
     """State of one connection: the engine, flow control and the background generator."""
 
-    def __init__(
-        self, websocket: WebSocket, app: FastAPI, seed_image: Callable[..., Image.Image]
-    ) -> None:
+    def __init__(self, websocket: WebSocket, state: AppState) -> None:
         self.ws = websocket
-        self.app = app
-        self.pool = app.state.pool
-        self.registry = app.state.registry
-        self.config = app.state.config
-        self.seed_image = seed_image
+        self.state = state
+        self.pool = state.pool
+        self.config = state.config
         self.settings: JamSettings | None = None
-        self.engine: Any = None
+        self.engine: JamEngine | None = None
         self.iterator: Any = None
         self.restart = False
         self.played = -1
@@ -108,48 +106,31 @@ class JamSession:
         self.wake = asyncio.Event()
         self.generator: asyncio.Task[None] | None = None
         self.send_lock = asyncio.Lock()
-        self.context: dict[str, Any] = {}  # (pipeline, callback) of the job running a clip
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
             await self.ws.send_text(json.dumps(message))
 
     # -- engine ------------------------------------------------------------------------
-    def _clip_maker(self, start, end, alpha, init_image, mask_image):
-        pipe, callback = self.context["pipe"], self.context["callback"]
-        return pipe.interpolate(
-            start,
-            end,
-            alpha,
-            init_image=init_image,
-            mask_image=mask_image,
-            num_inference_steps=self.settings.num_inference_steps,
-            callback=callback,
-        )
-
     def _build_engine(self, settings: JamSettings, prompts: list[Any]) -> None:
-        from riffgen.endless import JamConfig, JamEngine, JamPrompt, SeedImage
-
         if settings.num_inference_steps > self.config.max_steps:
             raise _Bad(
                 f"at most {self.config.max_steps} inference steps on this server",
                 ["num_inference_steps"],
             )
         try:
-            image = self.seed_image(settings.seed_image, ["seed_image"], bpm=settings.bpm)
+            seed = self.state.seed_image(settings.seed_image, ["seed_image"], bpm=settings.bpm)
         except RiffgenError as exc:
             raise _Bad(str(exc), ["seed_image"]) from None
-        bpm = settings.bpm or next(
-            (i.bpm for i in self.registry.list() if i.name == settings.seed_image), None
-        )
-        seed = SeedImage.from_image(image, name=settings.seed_image, bpm=bpm)
+        # Clips name the seed as the client did (an alias such as og_beat stays og_beat).
+        seed = dataclasses.replace(seed, name=settings.seed_image)
         items = [
             p if isinstance(p, str) else JamPrompt(p.prompt, duration_s=p.duration_s)
             for p in prompts
         ]
         try:
             self.engine = JamEngine(
-                self._clip_maker,
+                _no_pipeline,  # each worker job binds its own pipeline (see _render_next)
                 items,
                 seed_image=seed,
                 config=JamConfig(
@@ -157,7 +138,7 @@ class JamSession:
                     denoising=settings.denoising,
                     guidance=settings.guidance,
                     negative_prompt=settings.negative_prompt,
-                    bpm=bpm,
+                    bpm=settings.bpm,  # None: the seed image's own tempo
                 ),
             )
         except RiffgenError as exc:
@@ -167,7 +148,11 @@ class JamSession:
 
     def _render_next(self, pipe: Any, callback: Callable[[int, int], None]) -> dict[str, Any]:
         """Worker-thread job: the engine's next clip, encoded."""
-        self.context = {"pipe": pipe, "callback": callback}
+        # The pool may run each clip on another worker, so the engine renders with the
+        # pipeline (and the cancel/timeout callback) of the job that runs it.
+        self.engine.clip_maker = pipeline_clip_maker(
+            pipe, num_inference_steps=self.settings.num_inference_steps, callback=callback
+        )
         began = time.perf_counter()
         clip = next(self.iterator, None)
         if clip is None:  # StopIteration cannot travel through a future
@@ -231,8 +216,6 @@ class JamSession:
             mode = data.get("mode", "queue")
             if mode not in ("queue", "now"):
                 raise _Bad("mode must be 'queue' or 'now'", ["mode"])
-            from riffgen.endless import JamPrompt
-
             prompt = JamPrompt(item.prompt, duration_s=item.duration_s)
             (self.engine.queue_prompt if mode == "queue" else self.engine.set_prompt)(prompt)
         elif kind == "settings":
@@ -314,20 +297,21 @@ class JamSession:
             await self._stop_generator()
 
 
-async def run_jam_session(
-    websocket: WebSocket, *, app: FastAPI, seed_image: Callable[..., Image.Image]
-) -> None:
-    config = app.state.config
-    if app.state.jam_sessions >= config.max_jam_sessions:
+def _no_pipeline(*_args: Any) -> Any:
+    raise RiffgenError("a jam clip can only be rendered inside a worker job")
+
+
+async def run_jam_session(websocket: WebSocket, state: AppState) -> None:
+    if state.jam_sessions >= state.config.max_jam_sessions:
         await websocket.close(code=1013, reason="too many jam sessions, try again later")
         return
     await websocket.accept()
-    app.state.jam_sessions += 1
+    state.jam_sessions += 1
     try:
-        await JamSession(websocket, app, seed_image).run()
+        await JamSession(websocket, state).run()
     except Exception:  # noqa: BLE001 - a broken socket must not take the server down
         log.exception("jam session failed")
         with contextlib.suppress(Exception):
             await websocket.close(code=1011)
     finally:
-        app.state.jam_sessions -= 1
+        state.jam_sessions -= 1

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from riffgen.diffusion.types import RiffgenOutput, to_jsonable
+from riffgen.diffusion.types import RiffgenOutput
+from riffgen.serialize import jsonable_only
 from riffgen.server.codecs import AudioFormat, encode_audio, encode_image
 
 PipelineCall = Callable[[Any, Callable[[int, int], None]], RiffgenOutput]
@@ -44,24 +45,7 @@ def clip_job(
             duration_s=round(float(out.duration_s), 4),
             sample_rate=int(out.sample_rate),
             elapsed_s=round(time.perf_counter() - start, 3),
-            parameters=_jsonable_params(out.parameters),
+            parameters=jsonable_only(out.parameters),
         )
 
     return job
-
-
-def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Keep the JSON-friendly parameters (drop images, arrays and other objects)."""
-    out: dict[str, Any] = {}
-    for key, value in to_jsonable(dict(params or {})).items():
-        if value is None or isinstance(value, str | int | float | bool):
-            out[key] = value
-        elif isinstance(value, dict | list):
-            try:
-                import json
-
-                json.dumps(value)
-            except (TypeError, ValueError):
-                continue
-            out[key] = value
-    return out

@@ -1,7 +1,8 @@
 """Seed and mask images the server may use, looked up by name only (never by path).
 
-The real registry lives in :mod:`riffgen.endless`; this adapter gives the server one small
-interface and lets tests inject their own images.
+The real registry is :mod:`riffgen.endless.seeds`; this adapter gives the server one small
+interface (``list`` and ``get``, which returns an :class:`~riffgen.endless.seeds.SeedImage`) and
+lets tests inject their own images.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from riffgen.endless.seeds import SeedImage, get_seed_image, list_seed_images
 from riffgen.errors import RiffgenError
 
 # Names are identifiers, so no request can smuggle a path ("../x", "/etc/passwd").
@@ -34,7 +36,7 @@ class SeedInfo:
 class SeedRegistry(Protocol):
     def list(self) -> list[SeedInfo]: ...
 
-    def get(self, name: str, *, bpm: float | None = None) -> Image.Image: ...
+    def get(self, name: str, *, bpm: float | None = None) -> SeedImage: ...
 
 
 def check_name(name: str) -> str:
@@ -62,72 +64,38 @@ class DictSeedRegistry:
             for n, im in sorted(self._images.items())
         ]
 
-    def get(self, name: str, *, bpm: float | None = None) -> Image.Image:
+    def get(self, name: str, *, bpm: float | None = None) -> SeedImage:
         if name not in self._images:
             raise RiffgenError(f"unknown seed image {name!r}")
-        return self._images[name].copy()
+        return SeedImage.from_image(self._images[name].copy(), name=name, bpm=self._bpms.get(name))
 
 
 class EndlessSeedRegistry:
-    """The registry of :mod:`riffgen.endless` (``list_seed_images`` / ``get_seed_image``)."""
+    """riffgen's shipped seed images (:mod:`riffgen.endless.seeds`) plus the built-in masks."""
 
     def __init__(self) -> None:
-        from riffgen.endless import get_seed_image, list_seed_images
-
-        self._list = list_seed_images
-        self._get = get_seed_image
         self._cache: list[SeedInfo] | None = None
 
     def list(self) -> list[SeedInfo]:
         if self._cache is None:
             infos = []
-            for entry in self._list():
-                infos.append(_info_from_entry(entry, self._get))
-            infos += [
-                SeedInfo(name=n, bpm=None, width=512, height=512, is_mask=True) for n in MASK_NAMES
-            ]
+            for entry in list_seed_images():
+                width, height = get_seed_image(entry["name"], allow_path=False).image.size
+                infos.append(SeedInfo(entry["name"], float(entry["bpm"]), width, height))
+            infos += [SeedInfo(n, None, 512, 512, is_mask=True) for n in MASK_NAMES]
             self._cache = sorted(infos, key=lambda i: (i.is_mask, i.name))
         return list(self._cache)
 
-    def get(self, name: str, *, bpm: float | None = None) -> Image.Image:
+    def get(self, name: str, *, bpm: float | None = None) -> SeedImage:
         check_name(name)
         if name.startswith("mask"):
-            return builtin_mask(name)
-        image = self._get(name, bpm=bpm, allow_path=False)
-        return image if isinstance(image, Image.Image) else getattr(image, "image", image)
-
-
-def _info_from_entry(entry: object, getter) -> SeedInfo:
-    """Accept a name, a mapping or an object with ``name``/``bpm`` attributes."""
-    width = height = None
-    if isinstance(entry, str):
-        name, bpm = entry, None
-    elif isinstance(entry, dict):
-        name, bpm = entry["name"], entry.get("bpm")
-        width, height = entry.get("width"), entry.get("height")
-    else:
-        name, bpm = entry.name, getattr(entry, "bpm", None)
-        width, height = getattr(entry, "width", None), getattr(entry, "height", None)
-    if width is None or height is None:
-        image = getter(name)
-        image = image if isinstance(image, Image.Image) else getattr(image, "image", image)
-        width, height = image.size
-    is_mask = bool(getattr(entry, "is_mask", False)) or name.startswith("mask")
-    return SeedInfo(
-        name=name,
-        bpm=float(bpm) if bpm else None,
-        width=int(width),
-        height=int(height),
-        is_mask=is_mask,
-    )
+            return SeedImage(name=name, image=builtin_mask(name))
+        return get_seed_image(name, bpm=bpm, allow_path=False)
 
 
 def default_registry() -> SeedRegistry:
-    """riffgen's own seed images (from :mod:`riffgen.endless`), or an empty registry."""
-    try:
-        return EndlessSeedRegistry()
-    except ImportError:
-        return DictSeedRegistry({})
+    """riffgen's own seed images and masks."""
+    return EndlessSeedRegistry()
 
 
 def _mask_array(name: str) -> np.ndarray | None:
