@@ -25,7 +25,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from riffgen.diffusion import RiffgenPipeline, loading
+from riffgen.diffusion import RiffgenPipeline
 from riffgen.diffusion.export import (
     original_tensors,
     save_single_file,
@@ -33,6 +33,8 @@ from riffgen.diffusion.export import (
     write_safetensors,
 )
 from riffgen.errors import RiffgenError
+from riffgen.models import registry
+from riffgen.models.configs import sd15_spec
 
 COMPONENTS = ("unet", "vae", "text_encoder")
 
@@ -106,7 +108,7 @@ def debug_configs_for_single_file(monkeypatch, debug_model_dir):
                     shutil.copy(f, out_dir / sub / f.name)
         return out_dir
 
-    monkeypatch.setattr(loading, "write_sd15_config", write_debug_config)
+    monkeypatch.setattr(registry, "write_sd15_config", write_debug_config)
 
 
 def test_debug_single_file_loads_through_riffgen_pipeline(
@@ -155,13 +157,11 @@ def _sd15_models_on_meta():
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    def kwargs(config: dict) -> dict:
-        return {k: v for k, v in config.items() if not k.startswith("_")}
-
+    spec = sd15_spec()
     with init_empty_weights():
-        unet = UNet2DConditionModel(**kwargs(loading.SD15_UNET_CONFIG))
-        vae = AutoencoderKL(**kwargs(loading.SD15_VAE_CONFIG))
-        text_encoder = CLIPTextModel(CLIPTextConfig(**loading.SD15_TEXT_CONFIG))
+        unet = UNet2DConditionModel(**spec.unet)
+        vae = AutoencoderKL(**spec.vae)
+        text_encoder = CLIPTextModel(CLIPTextConfig(**spec.text))
     return SimpleNamespace(unet=unet, vae=vae, text_encoder=text_encoder)
 
 
@@ -378,7 +378,7 @@ def _load_in_subprocess(source: Path, spots: Path) -> dict:
 @pytest.mark.slow
 def test_sd15_size_model_loads_from_directory_and_single_file(tmp_path):
     models = _random_sd15_models(seed=1234)
-    directory = loading.write_sd15_config(tmp_path / "sd15")  # configs + riffgen's CLIP vocab
+    directory = registry.write_sd15_config(tmp_path / "sd15")  # configs + riffgen's CLIP vocab
     for name in COMPONENTS:
         getattr(models, name).save_pretrained(directory / name)
     single = save_single_file(

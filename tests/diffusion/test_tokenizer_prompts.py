@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from riffgen.diffusion.debug import load_clip_tokenizer
+from riffgen.models.text import load_clip_tokenizer
 from riffgen.diffusion.prompts import encode_prompts, num_chunks, parse_weights
 
 

@@ -6,8 +6,8 @@ import json
 
 from PIL import Image
 
-from riffgen.mini.config import MINI_SPECTROGRAM
 from riffgen.mini.data import convert_dataset, dataset_height, write_mini_dataset
+from riffgen.models.configs import MINI_SPECTROGRAM
 from riffgen.training.data import SpectrogramDataset
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from riffgen.mini.config import MINI_SPECTROGRAM, SCALES
+from riffgen.mini.config import SCALES
+from riffgen.models.configs import MINI_SPECTROGRAM
 
 pytestmark = pytest.mark.slow
 
@@ -98,13 +99,12 @@ def test_pipeline_generates_prompt_dependent_audio(trained):
 
 
 def test_model_mini_loads_the_shipped_folder(trained, monkeypatch):
-    from riffgen.diffusion.loading import load_model
-    from riffgen.mini import shipped
+    from riffgen.models import registry
 
     _, out, _ = trained
-    monkeypatch.setattr(shipped, "shipped_model_dir", lambda: out)
-    loaded = load_model("mini", dtype=torch.float32)
-    assert loaded.kind == "directory"
+    monkeypatch.setattr(registry, "shipped_mini_dir", lambda: out)
+    loaded = registry.load_components("mini", dtype=torch.float32)
+    assert loaded.kind == "mini" and loaded.source_dir == out
     assert loaded.tokenizer.model_max_length == 32
 
 
@@ -119,10 +119,10 @@ def test_training_loader_reads_the_mini_folder(trained):
 
 def test_training_base_mini_uses_the_shipped_folder(trained, monkeypatch):
     """`riffgen train --base mini` fine-tunes the shipped folder (markers kept, no 90 MB copy)."""
-    from riffgen.mini import shipped
+    from riffgen.models import registry
     from riffgen.training.model import load_components
 
     _, out, _ = trained
-    monkeypatch.setattr(shipped, "shipped_model_dir", lambda: out)
+    monkeypatch.setattr(registry, "shipped_mini_dir", lambda: out)
     components = load_components("mini")
     assert components.source_dir == out

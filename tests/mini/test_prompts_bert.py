@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from riffgen.diffusion.prompts import encode_prompts, num_chunks
-from riffgen.mini.text import load_tokenizer, write_markers
+from riffgen.models.text import load_tokenizer, write_markers
 
 
 @pytest.fixture(scope="module")

@@ -6,19 +6,17 @@ import pytest
 import torch
 
 from riffgen.errors import RiffgenError
-from riffgen.mini import shipped
+from riffgen.models import registry
 
 
 def test_missing_weights_error_names_make_train_mini(tmp_path, monkeypatch):
-    monkeypatch.setattr(shipped, "shipped_model_dir", lambda: tmp_path / "models" / "mini")
-    from riffgen.diffusion.loading import load_model
-
+    monkeypatch.setattr(registry, "shipped_mini_dir", lambda: tmp_path / "models" / "mini")
     with pytest.raises(RiffgenError, match="make train-mini"):
-        load_model("mini", dtype=torch.float32)
+        registry.load_components("mini", dtype=torch.float32)
 
 
 def test_pipeline_reports_the_same_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(shipped, "shipped_model_dir", lambda: tmp_path)
+    monkeypatch.setattr(registry, "shipped_mini_dir", lambda: tmp_path)
     from riffgen.diffusion import RiffgenPipeline
 
     with pytest.raises(RiffgenError, match="make train-mini"):
@@ -26,5 +24,5 @@ def test_pipeline_reports_the_same_error(tmp_path, monkeypatch):
 
 
 def test_shipped_dir_is_package_data():
-    path = shipped.shipped_model_dir()
+    path = registry.shipped_mini_dir()
     assert path.parts[-3:] == ("data", "models", "mini")

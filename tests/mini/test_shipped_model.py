@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from riffgen.diffusion import RiffgenPipeline
-from riffgen.mini.shipped import is_complete, shipped_model_dir
+from riffgen.models.registry import resolve_mini
 
 
 @pytest.fixture(scope="module")
 def mini():
-    assert is_complete(shipped_model_dir()), "the mini weights should ship with the package"
+    resolve_mini()  # raises when the weights are not in the package
     return RiffgenPipeline.from_pretrained("mini", device="cpu", dtype="fp32")
 
 

@@ -28,7 +28,7 @@ CLIP_SECONDS = 0.64
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four clips a tiny model can overfit: two tones, two captions."""
-    from riffgen.diffusion.debug import DEBUG_SPECTROGRAM
+    from riffgen.models.configs import DEBUG_SPECTROGRAM
     from riffgen.training.prepare import PrepareConfig, prepare_dataset
 
     root = tmp_path_factory.mktemp("tiny")

@@ -1,4 +1,4 @@
-"""Model sources, device/dtype choice, LoRA."""
+"""The model registry: sources, device/dtype choice, LoRA, the known shapes, the folder format."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from riffgen.diffusion import RiffgenPipeline, loading
+from riffgen.diffusion import RiffgenPipeline
 from riffgen.errors import RiffgenError
+from riffgen.models import devices, registry
 
 
 def test_missing_hub_model_is_one_clear_error(monkeypatch, tmp_path):
@@ -15,7 +16,7 @@ def test_missing_hub_model_is_one_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     with pytest.raises(RiffgenError) as info:
-        loading.load_model("riffusion/riffusion-model-v1", dtype=torch.float32)
+        registry.load_components("riffusion/riffusion-model-v1", dtype=torch.float32)
     msg = str(info.value)
     assert "riffusion/riffusion-model-v1" in msg and "\n" not in msg
     assert "local diffusers directory" in msg and ".safetensors" in msg
@@ -24,40 +25,40 @@ def test_missing_hub_model_is_one_clear_error(monkeypatch, tmp_path):
 @pytest.mark.parametrize("path", ["/no/such/dir", "./missing.safetensors", "weights.ckpt"])
 def test_missing_local_model(path):
     with pytest.raises(RiffgenError, match="model not found"):
-        loading.classify_source(path)
+        registry.classify(path)
 
 
 def test_directory_without_model(tmp_path):
     with pytest.raises(RiffgenError, match="not a diffusers model directory"):
-        loading.classify_source(tmp_path)
+        registry.classify(tmp_path)
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(RiffgenError, match="not a checkpoint"):
-        loading.classify_source(tmp_path / "notes.txt")
+        registry.classify(tmp_path / "notes.txt")
 
 
 def test_classify(debug_model_dir):
-    assert loading.classify_source(debug_model_dir) == "directory"
-    assert loading.classify_source("riffusion/riffusion-model-v1") == "hub"
+    assert registry.classify(debug_model_dir) == "directory"
+    assert registry.classify("riffusion/riffusion-model-v1") == "hub"
 
 
 def test_dtype_and_device_resolution(monkeypatch):
     cpu = torch.device("cpu")
-    assert loading.resolve_device("cpu") == cpu
-    assert loading.resolve_dtype("fp32", cpu) == torch.float32
-    assert loading.resolve_dtype("bf16", cpu) == torch.bfloat16
-    assert loading.resolve_dtype(torch.float16, cpu) == torch.float16
-    assert loading.resolve_dtype(None, torch.device("cuda")) == torch.float16
-    monkeypatch.setattr(loading, "cpu_supports_bf16", lambda: True)
-    assert loading.resolve_dtype(None, cpu) == torch.bfloat16
-    monkeypatch.setattr(loading, "cpu_supports_bf16", lambda: False)
-    assert loading.resolve_dtype("auto", cpu) == torch.float32
+    assert devices.resolve_device("cpu") == cpu
+    assert devices.resolve_dtype("fp32", cpu) == torch.float32
+    assert devices.resolve_dtype("bf16", cpu) == torch.bfloat16
+    assert devices.resolve_dtype(torch.float16, cpu) == torch.float16
+    assert devices.resolve_dtype(None, torch.device("cuda")) == torch.float16
+    monkeypatch.setattr(devices, "cpu_supports_bf16", lambda: True)
+    assert devices.resolve_dtype(None, cpu) == torch.bfloat16
+    monkeypatch.setattr(devices, "cpu_supports_bf16", lambda: False)
+    assert devices.resolve_dtype("auto", cpu) == torch.float32
     with pytest.raises(RiffgenError, match="dtype"):
-        loading.resolve_dtype("int8", cpu)
+        devices.resolve_dtype("int8", cpu)
     with pytest.raises(RiffgenError, match="device"):
-        loading.resolve_device("tpu9")
+        devices.resolve_device("tpu9")
     if not torch.cuda.is_available():
         with pytest.raises(RiffgenError, match="CUDA"):
-            loading.resolve_device("cuda")
+            devices.resolve_device("cuda")
 
 
 def test_bf16_load(debug_model_dir):
