@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from riffgen.server.seeds import NAME_PATTERN
 
@@ -12,6 +19,18 @@ MAX_PROMPT_CHARS = 1000  # the pipeline truncates to 77 tokens; this only bounds
 MAX_SEED = 2**32 - 1
 
 AudioFormatField = Literal["wav", "mp3", "ogg"]
+# The original app's own rollover test is ``alpha > 1 + 1e-3``: with an alphaVelocity such as
+# 0.05 its float sums reach 1.0000000000000002, which /run_inference/ accepts as 1.
+ALPHA_SLACK = 1e-3
+
+
+def _empty_is_none(value: Any) -> Any:
+    # The original app sends mask_image_id "" for ?maskImageId=none, and treats "" as no mask.
+    return None if value == "" else value
+
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+MaskName = Annotated[Name | None, BeforeValidator(_empty_is_none)]
 
 
 class _Model(BaseModel):
@@ -31,12 +50,17 @@ class PromptModel(_Model):
 class InferenceInput(_Model):
     """``POST /run_inference/`` body of the original riffusion-app."""
 
-    alpha: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    alpha: float = Field(ge=0.0, le=1.0 + ALPHA_SLACK, allow_inf_nan=False)
     num_inference_steps: int = Field(50, ge=1)
     seed_image_id: str = Field("og_beat", pattern=NAME_PATTERN)
-    mask_image_id: str | None = Field(None, pattern=NAME_PATTERN)
+    mask_image_id: MaskName = Field(None, description='Mask image name; null or "": no mask.')
     start: PromptModel
     end: PromptModel
+
+    @field_validator("alpha")
+    @classmethod
+    def _clamp_alpha(cls, alpha: float) -> float:
+        return min(alpha, 1.0)
 
 
 class InferenceOutput(_Model):
@@ -61,7 +85,7 @@ class InterpolateRequest(_Model):
     alpha: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
     num_inference_steps: int = Field(50, ge=1)
     seed_image_id: str = Field("og_beat", pattern=NAME_PATTERN)
-    mask_image_id: str | None = Field(None, pattern=NAME_PATTERN)
+    mask_image_id: MaskName = Field(None, description='Mask image name; null or "": no mask.')
     bpm: float | None = Field(
         None,
         ge=40.0,

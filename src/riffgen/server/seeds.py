@@ -99,23 +99,45 @@ def default_registry() -> SeedRegistry:
 
 
 def _mask_array(name: str) -> np.ndarray | None:
-    """Procedural versions of the original app's masks (white = repaint, grey = keep partly)."""
-    rows = np.arange(512, dtype=np.float32)[:, None] / 511.0  # 0 at the top (high frequencies)
-    if name in ("mask_top_third_75", "mask_top_third_95"):
-        level = 0.75 if name.endswith("75") else 0.95
-        return np.where(rows < 1 / 3, level, 1.0) * np.ones((1, 512), np.float32)
-    if name in ("mask_gradient_top_70", "mask_gradient_top_fifth_75", "mask_gradient_dark"):
-        start, span = {
-            "mask_gradient_top_70": (0.65, 0.5),
-            "mask_gradient_top_fifth_75": (0.65, 0.2),
-            "mask_gradient_dark": (0.12, 0.55),
-        }[name]
-        ramp = np.clip(rows / span, 0.0, 1.0)
-        return (start + (1.0 - start) * np.sin(ramp * np.pi / 2)) * np.ones((1, 512), np.float32)
+    """Procedural versions of the original app's masks, fitted to them (white = repaint, grey =
+    keep partly; within 2 grey levels of 255 on average)."""
+    rows = np.arange(512, dtype=np.float32)[:, None]  # 0 at the top (high frequencies)
+    full = np.ones((1, 512), np.float32)
+    if name in _TOP_BANDS:
+        level, height = _TOP_BANDS[name]
+        return np.where(rows < height, level, 1.0) * full
+    if name in _GRADIENTS:
+        start, span, ease = _GRADIENTS[name]
+        t = np.clip(rows / span, 0.0, 1.0)
+        rise = 1.0 - np.cos(t * np.pi / 2) if ease == "cos" else t * t * (3.0 - 2.0 * t)
+        return (start + (1.0 - start) * rise) * full
+    if name == "mask_beat_lines_80":
+        # Soft vertical lines (80% repaint) on the beats of the original's 512-px loop, in the
+        # top 40% of the spectrum: the high-frequency hits are kept a little, all else repaints.
+        cols = np.arange(512, dtype=np.float32)[None, :]
+        dip = np.zeros((1, 512), np.float32)
+        for centre in _BEAT_LINE_COLUMNS:
+            x = np.clip(np.abs(cols - centre) / _BEAT_LINE_HALF_WIDTH, 0.0, 1.0)
+            dip = np.maximum(dip, 0.5 + 0.5 * np.cos(np.pi * x))
+        return np.where(rows < 0.4 * 512, 1.0 - 0.2 * dip, 1.0).astype(np.float32)
     return None
 
 
+# Measured on the original 512x512 masks: (grey level, rows) of the flat top bands ...
+_TOP_BANDS = {"mask_top_third_75": (192 / 255, 180), "mask_top_third_95": (242 / 255, 165)}
+# ... (level at the top row, rows until white, easing) of the gradients ...
+_GRADIENTS = {
+    "mask_gradient_dark": (0.125, 253.0, "cos"),
+    "mask_gradient_top_70": (0.66, 276.0, "smoothstep"),
+    "mask_gradient_top_fifth_75": (0.66, 161.0, "smoothstep"),
+}
+# ... and the pixel columns and half width of the beat lines.
+_BEAT_LINE_COLUMNS = (0, 64, 191, 319, 446, 511)
+_BEAT_LINE_HALF_WIDTH = 13.0
+
+
 MASK_NAMES = (
+    "mask_beat_lines_80",
     "mask_gradient_dark",
     "mask_gradient_top_70",
     "mask_gradient_top_fifth_75",
