@@ -23,8 +23,8 @@ from riffgen.errors import RiffgenError
 
 def main(argv: list[str] | None = None) -> int:
     from riffgen.mini.config import SCALES
+    from riffgen.mini.recipe import RunOptions, run
     from riffgen.models.registry import shipped_mini_dir as shipped_model_dir
-    from riffgen.mini.train import RunOptions, run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="full", help="default full")

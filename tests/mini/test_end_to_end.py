@@ -27,7 +27,7 @@ TINY = dataclasses.replace(
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from riffgen.mini.train import REPORT, RunOptions, run
+    from riffgen.mini.recipe import REPORT, RunOptions, run
 
     work = tmp_path_factory.mktemp("mini_work")
     out = tmp_path_factory.mktemp("mini_models") / "mini"

@@ -1,6 +1,6 @@
 """Prompt-adherence evaluation: instrument-family classifier, tempo estimator, report tables."""
 
-from riffgen.evaluation.classifier import InstrumentClassifier, TrainConfig
+from riffgen.evaluation.classifier import ClassifierTrainConfig, InstrumentClassifier
 from riffgen.evaluation.features import (
     FEATURE_VERSION,
     features_from_audio,
@@ -25,7 +25,7 @@ __all__ = [
     "EvalReport",
     "InstrumentClassifier",
     "PromptSetRow",
-    "TrainConfig",
+    "ClassifierTrainConfig",
     "as_truth",
     "default_classifier",
     "estimate_tempo",

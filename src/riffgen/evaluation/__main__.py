@@ -1,7 +1,7 @@
-"""``python -m riffgen.evaluation train|check``: see :mod:`riffgen.evaluation.train`."""
+"""``python -m riffgen.evaluation train|check``: see :mod:`riffgen.evaluation.fit`."""
 
 import sys
 
-from riffgen.evaluation.train import main
+from riffgen.evaluation.fit import main
 
 sys.exit(main())

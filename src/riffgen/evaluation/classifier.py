@@ -38,7 +38,7 @@ class _Net(nn.Module):
 
 
 @dataclass
-class TrainConfig:
+class ClassifierTrainConfig:
     """Training settings: ``epochs`` full-batch Adam steps, ``lr``, L2 ``weight_decay``."""
 
     hidden: int = 256
@@ -66,14 +66,14 @@ class InstrumentClassifier:
         labels: Sequence[Sequence[str]],
         *,
         families: Sequence[str] = FAMILY_NAMES,
-        config: TrainConfig | None = None,
+        config: ClassifierTrainConfig | None = None,
     ) -> InstrumentClassifier:
         """Train on ``features`` ``(n, d)`` and each clip's list of families (lead first).
 
         The lead family gets full weight; accompanying families half, so the top-1
         prediction tracks the instrument a caption leads with.
         """
-        config = config or TrainConfig()
+        config = config or ClassifierTrainConfig()
         x = torch.as_tensor(np.asarray(features, dtype=np.float32))
         if x.ndim != 2 or x.shape[0] != len(labels) or x.shape[0] < 2:
             raise RiffgenError(

@@ -249,7 +249,7 @@ def check_generation(model_dir: Path, *, prompt: str, steps: int = 20) -> dict[s
 def train_classifier(dataset: Path, out: Path) -> dict[str, Any]:
     """Fit the instrument-family classifier on the dataset's training renders, save it to
     ``out`` and score it on the test renders (top-1 per held-out subset)."""
-    from riffgen.evaluation.train import evaluate_split, load_split, train_on_dataset
+    from riffgen.evaluation.fit import evaluate_split, load_split, train_on_dataset
     from riffgen.synth.dataset import read_metadata
 
     classifier = train_on_dataset(dataset)

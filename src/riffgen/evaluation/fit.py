@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from riffgen.errors import RiffgenError
-from riffgen.evaluation.classifier import InstrumentClassifier, TrainConfig
+from riffgen.evaluation.classifier import ClassifierTrainConfig, InstrumentClassifier
 from riffgen.evaluation.features import features_from_mel, mel_from_clip_image, single_thread
 from riffgen.evaluation.report import EvalReport, as_truth, score, score_groups
 from riffgen.evaluation.tempo import estimate_tempo_from_mel
@@ -40,7 +40,7 @@ def load_split(split_dir: str | os.PathLike[str], *, tempo: bool = False) -> dic
 
 
 def train_on_dataset(
-    data_dir: str | os.PathLike[str], *, config: TrainConfig | None = None
+    data_dir: str | os.PathLike[str], *, config: ClassifierTrainConfig | None = None
 ) -> InstrumentClassifier:
     """Fit the classifier on ``data_dir/train``."""
     train = load_split(Path(data_dir) / "train")
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     p_train = sub.add_parser("train", help="train on DATA/train, report on DATA/test")
     p_train.add_argument("--data", required=True, help="dataset dir from make_synth_dataset.py")
     p_train.add_argument("--out", required=True, help="weights file (.safetensors)")
-    p_train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p_train.add_argument("--epochs", type=int, default=ClassifierTrainConfig.epochs)
     p_eval = sub.add_parser("check", help="report a trained classifier on DATA/test")
     p_eval.add_argument("--data", required=True)
     p_eval.add_argument("--weights", required=True)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             t0 = time.perf_counter()
-            clf = train_on_dataset(args.data, config=TrainConfig(epochs=args.epochs))
+            clf = train_on_dataset(args.data, config=ClassifierTrainConfig(epochs=args.epochs))
             clf.save(args.out)
             print(f"trained in {time.perf_counter() - t0:.1f} s -> {args.out}")
         else:
