@@ -32,7 +32,14 @@ from riffgen.audio import SpectrogramParams, audio_to_image, image_to_audio
 from riffgen.diffusion import masks
 from riffgen.diffusion.prompts import encode_prompts
 from riffgen.diffusion.schedulers import check_scheduler_name, make_scheduler, scheduler_name_of
-from riffgen.diffusion.types import PromptInput, RiffgenOutput
+from riffgen.diffusion.types import (
+    MAX_CLIP_SECONDS,
+    MAX_GUIDANCE,
+    MAX_PROMPT_CHARS,
+    MAX_STEPS,
+    PromptInput,
+    RiffgenOutput,
+)
 from riffgen.errors import RiffgenError
 from riffgen.models import DEFAULT_MODEL
 from riffgen.models.devices import resolve_device, resolve_dtype
@@ -188,9 +195,23 @@ class RiffgenPipeline:
         """Image height in px = the model's mel count."""
         return self.spectrogram_params.num_frequencies
 
+    @property
+    def max_width(self) -> int:
+        """The widest image one call generates: :data:`MAX_CLIP_SECONDS`, in whole latents."""
+        cols = int(MAX_CLIP_SECONDS * self.spectrogram_params.sample_rate) // (
+            self.spectrogram_params.hop_length
+        )
+        return cols // self.vae_scale_factor * self.vae_scale_factor
+
     def width_for_duration(self, duration_s: float) -> int:
-        """Smallest width (multiple of 8 px) covering ``duration_s`` seconds."""
-        cols = self.spectrogram_params.width_for_duration(duration_s)
+        """Smallest width (a multiple of the VAE's factor) covering ``duration_s`` seconds."""
+        seconds = float(duration_s)
+        if not (np.isfinite(seconds) and 0 < seconds <= MAX_CLIP_SECONDS):
+            raise RiffgenError(
+                f"duration must be above 0 and at most {MAX_CLIP_SECONDS:g} s per generated "
+                f"clip, got {duration_s}; make longer music with `riffgen jam` or transform"
+            )
+        cols = self.spectrogram_params.width_for_duration(seconds)
         f = self.vae_scale_factor
         return max(f, -(-cols // f) * f)
 
@@ -451,12 +472,15 @@ class RiffgenPipeline:
         scheduler: str | None = None,
     ) -> None:
         """Raise :class:`RiffgenError` naming the first bad value."""
-        if not isinstance(prompt, str):
-            raise RiffgenError(f"prompt must be a string, got {type(prompt).__name__}")
-        if negative_prompt is not None and not isinstance(negative_prompt, str):
-            raise RiffgenError(
-                f"negative prompt must be a string, got {type(negative_prompt).__name__}"
-            )
+        for name, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
+            if text is None and name == "negative prompt":
+                continue
+            if not isinstance(text, str):
+                raise RiffgenError(f"{name} must be a string, got {type(text).__name__}")
+            if len(text) > MAX_PROMPT_CHARS:
+                raise RiffgenError(
+                    f"{name} is {len(text)} characters long: at most {MAX_PROMPT_CHARS}"
+                )
         if not seeds:
             raise RiffgenError("at least one seed is needed")
         for seed in seeds:
@@ -464,14 +488,25 @@ class RiffgenPipeline:
                 raise RiffgenError(f"seed must be an integer, got {seed!r}")
             if not 0 <= int(seed) <= MAX_SEED:
                 raise RiffgenError(f"seed must be in 0..{MAX_SEED}, got {seed}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise RiffgenError(f"number of inference steps must be an integer >= 1, got {steps!r}")
-        if not np.isfinite(guidance) or guidance < 0:
-            raise RiffgenError(f"guidance must be a finite number >= 0, got {guidance}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+            raise RiffgenError(
+                f"number of inference steps must be an integer from 1 to {MAX_STEPS}"
+                f" (the model's noise schedule has 1000 timesteps), got {steps!r}"
+            )
+        if not (np.isfinite(guidance) and 0 <= guidance <= MAX_GUIDANCE):
+            raise RiffgenError(
+                f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, got {guidance}"
+            )
         if width is not None:
             f = self.vae_scale_factor
             if isinstance(width, bool) or not isinstance(width, int) or width < f or width % f:
                 raise RiffgenError(f"width must be a positive multiple of {f} px, got {width}")
+            max_width = self.max_width
+            if width > max_width:
+                raise RiffgenError(
+                    f"width is {width} px: at most {max_width} px ({MAX_CLIP_SECONDS:g} s) per "
+                    "generated clip; make longer music with `riffgen jam` or transform"
+                )
         if denoising is not None and not 0.0 <= float(denoising) <= 1.0:
             raise RiffgenError(f"denoising must be in [0, 1], got {denoising}")
         if alpha is not None and not 0.0 <= float(alpha) <= 1.0:
@@ -573,6 +608,13 @@ class RiffgenPipeline:
                 scheduler=scheduler,
             )
         self.check_inputs(prompt="", alpha=alpha)
+        if init_image.width > self.max_width:
+            raise RiffgenError(
+                f"the input is {init_image.width} px "
+                f"({self.spectrogram_params.num_samples(init_image.width) / self.spectrogram_params.sample_rate:.1f} s) wide: at most"
+                f" {self.max_width} px ({MAX_CLIP_SECONDS:g} s) per clip; transform longer audio"
+                " with `riffgen transform` (it works in windows)"
+            )
         alpha = float(alpha)
         strength = lerp(start.denoising, end.denoising, alpha)
         guidance = lerp(start.guidance, end.guidance, alpha)

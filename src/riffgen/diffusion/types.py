@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 __all__ = ["Pipeline", "PromptInput", "RiffgenOutput", "to_jsonable"]
 
 
+# Bounds on one call's work, checked before any tensor is made (see Pipeline.check_inputs).
+# Steps: the schedulers' training has 1000 timesteps, more steps than that repeat them. One
+# generated clip: attention cost grows with the square of the width, so 60 s (about 6000 px)
+# is the most one call makes; `riffgen jam` and whole-song transform make longer music clip by
+# clip. Prompts are encoded in 77-token chunks; 10,000 characters is pages of text.
+MAX_STEPS = 1000
+MAX_CLIP_SECONDS = 60.0
+MAX_PROMPT_CHARS = 10_000
+MAX_GUIDANCE = 100.0
+
+
 @dataclass(frozen=True)
 class PromptInput:
     """One interpolation endpoint: what to play and how strongly to change the seed image."""
