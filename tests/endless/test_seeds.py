@@ -95,8 +95,13 @@ def test_regeneration_is_deterministic(tmp_path):
 
     pattern = next(p for p in CATALOG if p.name == "vibes_80")
     image = mod.make_image(pattern, width=512, params=SpectrogramParams())
-    shipped = np.asarray(Image.open(DATA_DIR / "vibes_80.png").convert("L"))
-    assert np.array_equal(np.asarray(image.convert("L")), shipped)
+    shipped = np.asarray(Image.open(DATA_DIR / "vibes_80.png").convert("L"), dtype=np.int16)
+    made = np.asarray(image.convert("L"), dtype=np.int16)
+    # Other numpy/scipy/pillow builds round a few values the other way: one 8-bit level, the
+    # format's own resolution. Anything more (a changed pattern, mel scale or dB range) fails.
+    diff = np.abs(made - shipped)
+    assert diff.max() <= 1, f"pixels differ by up to {diff.max()} levels"
+    assert np.mean(diff > 0) <= 0.03, f"{np.mean(diff > 0):.1%} of pixels differ"
     index = json.loads((DATA_DIR / "index.json").read_text())
     assert [e["name"] for e in index["images"]] == [p.name for p in CATALOG]
 
