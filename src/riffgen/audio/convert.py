@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from numbers import Real
 
 import numpy as np
 import torch
@@ -10,6 +12,7 @@ from PIL import Image
 
 from riffgen.audio.image import image_from_mel, mel_from_image, params_from_image
 from riffgen.audio.io import resample
+from riffgen.audio.limits import check_duration, check_image_size, check_work
 from riffgen.audio.mix import PEAK_DBFS, normalize_peak
 from riffgen.audio.params import SpectrogramParams
 from riffgen.audio.phase import reconstruct
@@ -42,13 +45,17 @@ def audio_to_image(
     is bit-compatible with the original; ``None`` picks CUDA when available.
     """
     params = params or SpectrogramParams()
-    if not sample_rate or sample_rate <= 0:
+    if not isinstance(sample_rate, Real) or not math.isfinite(sample_rate) or sample_rate <= 0:
         raise RiffgenError(f"sample rate must be a positive number of Hz, got {sample_rate}")
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim == 1:
         samples = samples[None]
     if samples.ndim != 2 or samples.shape[1] == 0:
         raise RiffgenError(f"expected audio shaped [channels, samples], got {samples.shape}")
+    # Bounds the resampled copy and the STFT; longer audio needs several images.
+    check_duration(samples.shape[1] / sample_rate, what="audio for one image")
+    resampled = math.ceil(samples.shape[1] * params.sample_rate / sample_rate)
+    check_work(params, columns=1 + resampled // params.hop_length)
     if not np.isfinite(samples).all():
         raise RiffgenError("audio contains NaN or infinite samples")
     if sample_rate != params.sample_rate:
@@ -83,6 +90,8 @@ def image_to_audio(
     initial phase reproducible (same seed, same audio). ``progress(done, total)`` is called
     after every iteration.
     """
+    # Everything below is sized by these: check them before any pixel is decoded.
+    check_image_size(image.width, image.height)
     params = params or params_from_image(image)
     if image.width < 2:
         raise RiffgenError(
@@ -90,6 +99,7 @@ def image_to_audio(
         )
     if algorithm not in ALGORITHMS:
         raise RiffgenError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
+    check_work(params, columns=image.width)
     dev = _device(device)
     mel = mel_from_image(image, params)
     if mel.shape[1] != params.num_frequencies:

@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from riffgen.audio.limits import check_image_size
 from riffgen.audio.params import ExifTag, SpectrogramParams
 from riffgen.errors import RiffgenError
 from riffgen.files import atomic_path
-
-# Refuse absurd pictures before decoding them (a 100k-column image is ~17 min of audio).
-MAX_PIXELS = 200_000_000
 
 
 def open_image(path: str | os.PathLike[str]) -> Image.Image:
@@ -31,9 +29,11 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            if image.width * image.height > MAX_PIXELS:
-                raise RiffgenError(f"{path} is too large ({image.width}x{image.height} px)")
+            image = Image.open(path)  # reads the header only: the size is known, nothing decoded
+            try:
+                check_image_size(image.width, image.height)
+            except RiffgenError as exc:
+                raise RiffgenError(f"{path}: {exc}") from None
             image.load()
     except RiffgenError:
         raise
@@ -95,12 +95,14 @@ def mel_from_image(
     """
     if image.width < 1 or image.height < 1:
         raise RiffgenError(f"image is empty ({image.width}x{image.height})")
+    check_image_size(image.width, image.height)  # a lazily opened image is decoded below
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    image = image.convert("RGB")
-    data = np.asarray(image, dtype=np.float32)[::-1].transpose(2, 0, 1)
-    data = data[[1, 2]] if params.stereo else data[0:1]
+    pixels = np.asarray(image.convert("RGB"))
+    # Pick the channels while still uint8: a float copy of all three would be 12 bytes/pixel.
+    pixels = pixels[::-1, :, 1:3] if params.stereo else pixels[::-1, :, 0:1]
+    data = pixels.transpose(2, 0, 1).astype(np.float32)
     data = ((255.0 - data) / 255.0) ** (1.0 / params.power_for_image)
     return np.ascontiguousarray(data * max_value, dtype=np.float32)

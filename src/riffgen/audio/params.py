@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from riffgen.audio.limits import check_params
 from riffgen.errors import RiffgenError
 
 
@@ -46,41 +47,18 @@ class SpectrogramParams:
 
     def __post_init__(self) -> None:
         self.validate()
+        # Whole-number floats (e.g. from JSON) become ints: every size computed from them is.
+        for field in dataclasses.fields(self):
+            if field.type == "int":
+                object.__setattr__(self, field.name, int(getattr(self, field.name)))
 
     def validate(self) -> None:
-        """Raise :class:`RiffgenError` naming the first impossible value."""
-        if self.sample_rate <= 0:
-            raise RiffgenError(f"sample rate must be positive, got {self.sample_rate}")
-        for name in ("step_size_ms", "window_duration_ms", "padded_duration_ms"):
-            if getattr(self, name) <= 0:
-                raise RiffgenError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.hop_length < 1 or self.win_length < 1:
-            raise RiffgenError("step and window durations are shorter than one sample")
-        if self.padded_duration_ms < self.window_duration_ms:
-            raise RiffgenError(
-                f"padded duration ({self.padded_duration_ms} ms) is shorter than the window "
-                f"({self.window_duration_ms} ms)"
-            )
-        if self.num_frequencies < 1:
-            raise RiffgenError(f"number of mel bins must be at least 1, got {self.num_frequencies}")
-        if self.min_frequency < 0:
-            raise RiffgenError(f"min frequency must be >= 0 Hz, got {self.min_frequency}")
-        if self.min_frequency >= self.max_frequency:
-            raise RiffgenError(
-                f"min frequency ({self.min_frequency} Hz) must be below max frequency "
-                f"({self.max_frequency} Hz)"
-            )
-        if self.max_frequency > self.sample_rate / 2:
-            raise RiffgenError(
-                f"max frequency ({self.max_frequency} Hz) is above the Nyquist frequency "
-                f"({self.sample_rate / 2:g} Hz) of {self.sample_rate} Hz audio"
-            )
-        if not self.power_for_image > 0:
-            raise RiffgenError(f"power for image must be positive, got {self.power_for_image}")
-        if self.num_griffin_lim_iters < 0:
-            raise RiffgenError(
-                f"Griffin-Lim iterations must be >= 0, got {self.num_griffin_lim_iters}"
-            )
+        """Raise :class:`RiffgenError` naming the first impossible or unbounded value.
+
+        The bounds (sample rate 8-192 kHz, at most 1024 mel bins, FFTs of at most 65536
+        samples, at most 1000 Griffin-Lim iterations, ...) are in :mod:`riffgen.audio.limits`.
+        """
+        check_params(self)
 
     @property
     def n_fft(self) -> int:
@@ -144,7 +122,7 @@ class SpectrogramParams:
                 continue
             try:
                 values[name] = convert(raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # e.g. int(inf), int(b"x")
                 continue
         # Zero or missing values (the original wrote 0 for unknown) fall back to defaults.
         values = {k: v for k, v in values.items() if v or k in ("stereo", "min_frequency")}

@@ -30,8 +30,10 @@ from functools import lru_cache
 
 import torch
 
+from riffgen.audio.limits import check_iterations, check_work
 from riffgen.audio.mel import mel_filterbank
 from riffgen.audio.params import SpectrogramParams
+from riffgen.errors import RiffgenError
 
 EPS = 1e-8
 
@@ -228,9 +230,7 @@ def iteration_split(
     The budget is in units of the original's iterations: 32 gives the benchmarked default;
     other values scale both stages proportionally.
     """
-    budget = params.num_griffin_lim_iters if n_iter is None else n_iter
-    if budget < 0:
-        raise ValueError(f"iterations must be >= 0, got {budget}")
+    budget = check_iterations(params.num_griffin_lim_iters if n_iter is None else n_iter)
     config = config or PhaseConfig()
     coarse = round(config.coarse_iters * budget / 32)
     fine = round(config.fine_iters * budget / 32)
@@ -259,7 +259,8 @@ def reconstruct(
     target = mel.reshape(-1, *shape[-2:]).transpose(-1, -2).float().contiguous()  # (B, T, M)
     b, frames, _ = target.shape
     if frames < 2:
-        raise ValueError("a spectrogram needs at least 2 frames to hold any audio")
+        raise RiffgenError("a spectrogram needs at least 2 frames to hold any audio")
+    check_work(params, columns=frames)
     device = target.device
     config = config or PhaseConfig()
     coarse_n, fine_n = iteration_split(params, n_iter, config)

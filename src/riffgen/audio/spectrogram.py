@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from riffgen.audio.limits import check_iterations, check_work
 from riffgen.audio.mel import filterbank_for, inverse_filterbank_for
 from riffgen.audio.params import SpectrogramParams
 
@@ -85,6 +86,8 @@ def griffin_lim_original(
     Random complex initialisation (uniform real and imaginary parts, as torchaudio draws
     it), ``n_iter`` fast Griffin-Lim iterations with ``momentum``.
     """
+    n_iter = check_iterations(n_iter)
+    check_work(params, columns=magnitude.shape[-1])
     length = params.num_samples(magnitude.shape[-1])
     # Drawn where the generator lives (a CPU generator gives the same phase on every device).
     gen_device = generator.device if generator is not None else magnitude.device
