@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 import torch
 
+from riffgen.diffusion import RiffgenPipeline
+from riffgen.diffusion.prompts import encode_prompts, max_length, num_chunks, parse_weights
+from riffgen.errors import RiffgenError
 from riffgen.models.text import load_clip_tokenizer
-from riffgen.diffusion.prompts import encode_prompts, num_chunks, parse_weights
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +73,29 @@ def test_weight_changes_embedding(debug_pipeline):
     a, b, c = encode_prompts(tok, enc, ["piano drums", "piano (drums:1.5)", "piano drums"])
     assert torch.equal(a, c)
     assert not torch.equal(a, b)
+
+
+@pytest.mark.parametrize("unset", [None, int(1e30)])
+def test_unset_model_max_length_falls_back_to_the_encoder(unset):
+    encoder = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=77))
+    assert max_length(SimpleNamespace(model_max_length=unset), encoder) == 77
+    assert max_length(SimpleNamespace(model_max_length=16), encoder) == 16  # BERT's marker
+    assert max_length(SimpleNamespace(model_max_length=512), encoder) == 77  # no more positions
+    with pytest.raises(RiffgenError, match="model_max_length"):
+        max_length(SimpleNamespace(model_max_length=unset), None)
+
+
+def test_model_folder_whose_tokenizer_has_no_max_length(debug_model_dir, debug_pipeline, tmp_path):
+    """transformers reads such a tokenizer as model_max_length=int(1e30); generation used to
+    fail with OverflowError. It now encodes with the encoder's 77 positions, as before."""
+    model = shutil.copytree(debug_model_dir, tmp_path / "model")
+    config_path = model / "tokenizer" / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config.pop("model_max_length", None)
+    config_path.write_text(json.dumps(config))
+    pipe = RiffgenPipeline.from_pretrained(model, device="cpu", dtype="fp32")
+    assert pipe.tokenizer.model_max_length > 10**20  # the sentinel, whatever loads it
+
+    out = pipe.text_to_audio("x", num_inference_steps=2, width=64)
+    ref = debug_pipeline.text_to_audio("x", num_inference_steps=2, width=64)
+    assert np.array_equal(out.audio, ref.audio)

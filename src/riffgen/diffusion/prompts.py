@@ -10,6 +10,9 @@ diffusers' StableDiffusionPipeline does.
 BERT-style tokenizers (no BOS/EOS; the mini model's MiniLM) get [CLS]/[SEP] instead, chunks of
 ``model_max_length - 2`` tokens, and an attention mask over the padding when the encoder's config
 sets ``use_attention_mask`` (as riffgen.training's trainer does).
+
+A tokenizer saved without ``model_max_length`` (transformers then reads its 1e30 "unset"
+sentinel) gets the text encoder's ``max_position_embeddings`` instead: see :func:`max_length`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ from collections.abc import Sequence
 
 import torch
 
+from riffgen.errors import RiffgenError
+
 ROUND_UP = 1.1  # weight of "(word)"
+# Above this a tokenizer's model_max_length means "unset": transformers writes int(1e30) for a
+# tokenizer saved without one, and no text encoder has anywhere near this many positions.
+MAX_SANE_LENGTH = 100_000
 _TOKEN_RE = re.compile(r"\\[()\[\]\\]|\(|\)|\[|\]|:\s*([+-]?\d*\.?\d+)\s*\)|[^\\()\[\]:]+|:")
 
 
@@ -87,10 +95,30 @@ def _special_ids(tokenizer) -> tuple[int, int, int]:
     return bos, eos, pad
 
 
-def _chunks(tokenizer, ids: list[int], weights: list[float], n_chunks: int):
-    """-> (ids, weights, attention mask), each ``[n_chunks, model_max_length]``: BOS/EOS
-    (CLIP) or [CLS]/[SEP] (BERT) around every chunk, then padding (mask 0)."""
-    size = tokenizer.model_max_length - 2
+def max_length(tokenizer, text_encoder=None) -> int:
+    """Tokens per encoded chunk, BOS/EOS included (77 for SD's CLIP).
+
+    The tokenizer's ``model_max_length``, capped at the encoder's position count (more would
+    index past its position embeddings); when it is unset (None, or the 1e30 sentinel of a
+    tokenizer saved without one), the encoder's ``max_position_embeddings``.
+    """
+    length = getattr(tokenizer, "model_max_length", None)
+    config = getattr(text_encoder, "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(length, int) and 2 < length <= MAX_SANE_LENGTH:
+        return min(length, positions) if isinstance(positions, int) else length
+    if isinstance(positions, int) and positions > 2:
+        return positions
+    raise RiffgenError(
+        f"the tokenizer's model_max_length is unset ({length!r}) and the text encoder"
+        " gives no max_position_embeddings: set model_max_length in tokenizer_config.json"
+    )
+
+
+def _chunks(tokenizer, ids: list[int], weights: list[float], n_chunks: int, length: int):
+    """-> (ids, weights, attention mask), each ``[n_chunks, length]``: BOS/EOS (CLIP) or
+    [CLS]/[SEP] (BERT) around every chunk, then padding (mask 0)."""
+    size = length - 2
     bos, eos, pad = _special_ids(tokenizer)
     all_ids, all_w, all_mask = [], [], []
     for c in range(n_chunks):
@@ -102,8 +130,8 @@ def _chunks(tokenizer, ids: list[int], weights: list[float], n_chunks: int):
     return torch.tensor(all_ids), torch.tensor(all_w), torch.tensor(all_mask)
 
 
-def num_chunks(tokenizer, text: str) -> int:
-    size = tokenizer.model_max_length - 2
+def num_chunks(tokenizer, text: str, text_encoder=None) -> int:
+    size = max_length(tokenizer, text_encoder) - 2
     ids, _ = tokenize_weighted(tokenizer, text)
     return max(1, -(-len(ids) // size))
 
@@ -112,13 +140,14 @@ def num_chunks(tokenizer, text: str) -> int:
 def encode_prompts(
     tokenizer, text_encoder, prompts: Sequence[str], *, n_chunks: int | None = None
 ) -> torch.Tensor:
-    """Embeddings ``[len(prompts), n_chunks * 77, dim]``; all prompts padded to the same length.
+    """Embeddings ``[len(prompts), n_chunks * max_length, dim]``; all prompts padded to the same length.
 
     Weighted tokens scale their embedding; the result is rescaled to the unweighted mean,
     as the long-prompt-weighting pipeline of the original does.
     """
     parsed = [tokenize_weighted(tokenizer, p) for p in prompts]
-    size = tokenizer.model_max_length - 2
+    length = max_length(tokenizer, text_encoder)
+    size = length - 2
     needed = max(max(1, -(-len(ids) // size)) for ids, _ in parsed)
     n_chunks = max(needed, n_chunks or 1)
     device = text_encoder.device
@@ -126,7 +155,7 @@ def encode_prompts(
     use_mask = bool(getattr(text_encoder.config, "use_attention_mask", False))
     out = []
     for ids, weights in parsed:
-        chunk_ids, chunk_w, chunk_mask = _chunks(tokenizer, ids, weights, n_chunks)
+        chunk_ids, chunk_w, chunk_mask = _chunks(tokenizer, ids, weights, n_chunks, length)
         mask = chunk_mask.to(device) if use_mask else None
         emb = text_encoder(chunk_ids.to(device), attention_mask=mask)[0]  # [n_chunks, 77, dim]
         if bool((chunk_w != 1.0).any()):
