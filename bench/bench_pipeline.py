@@ -8,7 +8,7 @@
 ``StableDiffusionImg2ImgPipeline`` are built from the very same module objects (UNet, VAE,
 CLIP text encoder, tokenizer) and the same PNDM scheduler config, and run with the same
 prompt, seed, steps, strength, guidance and init image. The model is a "mid-size" random
-SD-shaped one (UNet 64/128/256/256 channels, 2 layers per block, 36 M parameters; VAE
+SD-shaped one (UNet 64/128/256/256 channels, 2 layers per block, 35 M parameters; VAE
 32/64/128/128, 1 layer per block; CLIP text encoder 256 wide, 3 layers; 128x256 px images,
 16x32 latents). The sizes keep SD1.5's proportions: the UNet takes about 90% of a run and a
 text-encoder call costs a few percent of a UNet call, as for riffusion-model-v1 at 512x512.
@@ -42,13 +42,16 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    from riffgen.models.configs import ModelSpec
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # torchvision-fallback notices
@@ -143,60 +146,34 @@ def _params_m(module: torch.nn.Module) -> float:
 # ---------------------------------------------------------------------------- (a) overhead
 
 
-def build_mid_components(cfg: MidModelConfig, *, seed: int = 0) -> dict[str, Any]:
-    """Random-weight SD-shaped components (real diffusers/transformers classes)."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+def mid_spec(cfg: MidModelConfig) -> ModelSpec:
+    """The mid-size model as a :class:`riffgen.models.ModelSpec`: the debug shape with the
+    sizes of ``cfg`` (2 UNet layers per block, 32 norm groups and 4x-wide text MLPs, as SD1.5)."""
+    from riffgen.audio import SpectrogramParams
+    from riffgen.models.configs import DebugModelConfig, debug_spec
 
-    from riffgen.diffusion.debug import load_clip_tokenizer, riffusion_scheduler_config
-
-    torch.manual_seed(seed)
-    n = len(cfg.unet_channels)
-    unet = UNet2DConditionModel(
-        sample_size=cfg.mels // 8,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=cfg.unet_layers,
-        block_out_channels=cfg.unet_channels,
-        down_block_types=("CrossAttnDownBlock2D",) * (n - 1) + ("DownBlock2D",),
-        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * (n - 1),
-        cross_attention_dim=cfg.text_hidden,
-        attention_head_dim=8,  # 8 heads, as SD1.5's config says
-        norm_num_groups=32,
+    spec = debug_spec(
+        DebugModelConfig(
+            unet_channels=cfg.unet_channels,
+            vae_channels=cfg.vae_channels,
+            text_hidden=cfg.text_hidden,
+            text_layers=cfg.text_layers,
+            cross_attention_dim=cfg.text_hidden,
+        ),
+        spectrogram=SpectrogramParams(num_frequencies=cfg.mels),
     )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * len(cfg.vae_channels),
-        up_block_types=("UpDecoderBlock2D",) * len(cfg.vae_channels),
-        block_out_channels=cfg.vae_channels,
-        layers_per_block=cfg.vae_layers,
-        latent_channels=4,
-        norm_num_groups=32,
-        sample_size=cfg.mels,
-        scaling_factor=0.18215,
+    assert spec.text is not None
+    return replace(
+        spec,
+        name="mid",
+        unet={**spec.unet, "layers_per_block": cfg.unet_layers, "norm_num_groups": 32},
+        vae={**spec.vae, "layers_per_block": cfg.vae_layers, "norm_num_groups": 32},
+        text={
+            **spec.text,
+            "intermediate_size": cfg.text_hidden * 4,
+            "num_attention_heads": cfg.text_heads,
+        },
     )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=49408,
-            hidden_size=cfg.text_hidden,
-            intermediate_size=cfg.text_hidden * 4,
-            num_hidden_layers=cfg.text_layers,
-            num_attention_heads=cfg.text_heads,
-            max_position_embeddings=77,
-            projection_dim=cfg.text_hidden,
-            bos_token_id=49406,
-            eos_token_id=49407,
-            pad_token_id=49407,
-        )
-    )
-    return {
-        "unet": unet,
-        "vae": vae,
-        "text_encoder": text_encoder,
-        "tokenizer": load_clip_tokenizer(),
-        "scheduler_config": riffusion_scheduler_config(),
-    }
 
 
 def init_image(cfg: MidModelConfig) -> Image.Image:
@@ -229,31 +206,21 @@ def audio_decode_stubbed() -> Iterator[None]:
 def bench_overhead(*, device: torch.device, runs: int, steps: int) -> dict[str, Any]:
     from diffusers import PNDMScheduler, StableDiffusionImg2ImgPipeline
 
-    from riffgen.audio import SpectrogramParams, image_to_audio
+    from riffgen.audio import image_to_audio
     from riffgen.diffusion import RiffgenPipeline
+    from riffgen.models.registry import build_components
 
     cfg = MidModelConfig()
     strength, guidance = 0.75, 7.0
-    parts = build_mid_components(cfg)
-    for name in ("unet", "vae", "text_encoder"):
-        parts[name].to(device)
-    params = SpectrogramParams(num_frequencies=cfg.mels)
-    riff = RiffgenPipeline(
-        unet=parts["unet"],
-        vae=parts["vae"],
-        text_encoder=parts["text_encoder"],
-        tokenizer=parts["tokenizer"],
-        scheduler=PNDMScheduler.from_config(parts["scheduler_config"]),
-        spectrogram_params=params,
-        device=device,
-        dtype=torch.float32,
-    )
+    parts = build_components(mid_spec(cfg), seed=0)
+    params = parts.spectrogram_params
+    riff = RiffgenPipeline.from_components(parts, device=device)
     diff = StableDiffusionImg2ImgPipeline(
-        vae=parts["vae"],
-        text_encoder=parts["text_encoder"],
-        tokenizer=parts["tokenizer"],
-        unet=parts["unet"],
-        scheduler=PNDMScheduler.from_config(parts["scheduler_config"]),
+        vae=parts.vae,
+        text_encoder=parts.text_encoder,
+        tokenizer=parts.tokenizer,
+        unet=parts.unet,
+        scheduler=PNDMScheduler.from_config(parts.scheduler.config),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -262,9 +229,9 @@ def bench_overhead(*, device: torch.device, runs: int, steps: int) -> dict[str, 
     image = init_image(cfg)
     unet_calls = min(int(steps * strength), steps) + 1  # PNDM (skip_prk) runs one extra step
     print(
-        f"model: UNet {_params_m(parts['unet']):.1f} M params {cfg.unet_channels},"
-        f" VAE {_params_m(parts['vae']):.1f} M {cfg.vae_channels},"
-        f" CLIP text {_params_m(parts['text_encoder']):.1f} M ({cfg.text_layers} layers"
+        f"model: UNet {_params_m(parts.unet):.1f} M params {cfg.unet_channels},"
+        f" VAE {_params_m(parts.vae):.1f} M {cfg.vae_channels},"
+        f" CLIP text {_params_m(parts.text_encoder):.1f} M ({cfg.text_layers} layers"
         f" x {cfg.text_hidden}); image {cfg.width}x{cfg.mels} px, latents"
         f" {cfg.mels // 8}x{cfg.width // 8}"
     )
@@ -303,7 +270,7 @@ def bench_overhead(*, device: torch.device, runs: int, steps: int) -> dict[str, 
         t = torch.tensor(500, device=device)
 
         def unet_call():
-            return parts["unet"](latents, t, encoder_hidden_states=context).sample
+            return parts.unet(latents, t, encoder_hidden_states=context).sample
 
         unet_s = min(alternate({"unet": unet_call}, runs=3, device=device)["unet"].wall)
 
@@ -384,16 +351,23 @@ def bench_dtypes(*, device: torch.device, runs: int, quick: bool) -> dict[str, A
     """fp32 vs bf16, one UNet forward at SD1.5 shapes (``quick``: a small UNet, 16x16)."""
     from diffusers import UNet2DConditionModel
 
-    from riffgen.diffusion.loading import SD15_UNET_CONFIG
+    from riffgen.models.configs import sd15_spec
 
-    config = dict(SD15_UNET_CONFIG)
-    size, text_dim = 64, 768
-    if quick:
-        config.update(block_out_channels=[32, 64, 128, 128], cross_attention_dim=64)
-        size, text_dim = 16, 64
+    spec = sd15_spec()
+    if quick:  # same layout, narrower and 16x16 latents
+        spec = replace(
+            spec,
+            unet={
+                **spec.unet,
+                "block_out_channels": [32, 64, 128, 128],
+                "cross_attention_dim": 64,
+                "sample_size": 16,
+            },
+        )
+    size, text_dim = spec.unet["sample_size"], spec.unet["cross_attention_dim"]
     torch.manual_seed(0)
     started = time.perf_counter()
-    unet32 = UNet2DConditionModel.from_config(config).eval().to(device)
+    unet32 = UNet2DConditionModel(**spec.unet).eval().to(device)  # the UNet alone
     unet16 = copy.deepcopy(unet32).to(torch.bfloat16)
     built_s = time.perf_counter() - started
     label = "small UNet (--quick)" if quick else "SD1.5 UNet"
@@ -452,7 +426,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from riffgen.diffusion.loading import cpu_supports_bf16, resolve_device
+    from riffgen.models.devices import cpu_supports_bf16, resolve_device
 
     device = resolve_device(args.device)
     runs = args.runs or (3 if args.quick else 7)

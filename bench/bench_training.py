@@ -42,7 +42,8 @@ def make_audio(folder: Path, *, seconds: float = 6.0, sr: int = 44100) -> None:
 
 def build(work: Path, size: str) -> tuple[Path, Path]:
     """(model dir, dataset dir) for ``size`` "debug" or "small"."""
-    from riffgen.diffusion.debug import DEBUG_SPECTROGRAM, DebugModelConfig, build_debug_model
+    from riffgen.models.configs import DEBUG_SPECTROGRAM, DebugModelConfig, debug_spec
+    from riffgen.models.registry import build_model
     from riffgen.training.prepare import PrepareConfig, prepare_dataset
 
     if size == "debug":
@@ -53,7 +54,7 @@ def build(work: Path, size: str) -> tuple[Path, Path]:
             unet_channels=(64, 128, 128), text_hidden=64, cross_attention_dim=64
         )
         clip_s = 1.28
-    model = build_debug_model(work / f"model_{size}", config=model_config, spectrogram=params)
+    model = build_model(debug_spec(model_config, spectrogram=params), work / f"model_{size}")
     audio = work / "audio"
     if not audio.exists():
         make_audio(audio)

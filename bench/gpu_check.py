@@ -7,7 +7,8 @@ Meant to run once on a borrowed GPU machine without network, in well under 4 min
     python bench/gpu_check.py --tiny --device cpu  # small shapes: checks the code paths here
 
 What it measures, on a full-size SD1.5-shaped model with random weights (UNet 860 M, VAE
-84 M, CLIP text encoder 123 M parameters, built from configs, nothing downloaded):
+84 M, CLIP text encoder 123 M parameters, built by ``riffgen.models`` from its SD1.5 spec,
+nothing downloaded; ``--tiny``: its debug spec):
 
 1. ``RiffgenPipeline.text_to_audio`` for one 512x512 image (5.11 s of audio) in fp16 at 50
    and at 20 steps (PNDM), including the spectrogram -> audio decode on the GPU, which is also
@@ -15,9 +16,9 @@ What it measures, on a full-size SD1.5-shaped model with random weights (UNet 86
    Real-time factor RTF = compute time / audio duration (below 1: faster than real time).
 2. One LoRA training step (rank 4 on the attention projections to_q/to_k/to_v/to_out.0,
    512x512, batch 1, bf16 autocast) as steps/s, driven through riffgen's own ``Trainer``
-   (the base-model loader is swapped for the in-memory model; the dataset is two packaged
-   seed spectrograms). If that fails, a minimal equivalent peft loop is timed instead (the
-   output says which).
+   (given the in-memory model as ``Trainer(config, components=...)``; the dataset is two
+   packaged seed spectrograms). If that fails, a minimal equivalent peft loop is timed
+   instead (the output says which).
 
 Every section runs in try/except: an error is printed and the next section runs. Results are
 printed as ``RESULT key = value`` lines plus a summary, and written as JSON after every
@@ -50,7 +51,11 @@ import traceback
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from riffgen.models.configs import ModelSpec
+    from riffgen.models.registry import Components
 
 T0 = time.perf_counter()
 REPO = Path(__file__).resolve().parents[1]
@@ -280,120 +285,66 @@ class State:
 
     device: Any = None
     dtype: Any = None
-    parts: dict[str, Any] | None = None
+    parts: Components | None = None
     params: Any = None  # SpectrogramParams
     width: int = 512
     pipe: Any = None
     last_image: Any = None
 
 
-def model_configs(tiny: bool) -> dict[str, dict[str, Any]]:
-    """SD1.5 component configs (riffgen's own copies), or small ones of the same layout."""
-    from riffgen.diffusion.loading import (
-        SD15_SCHEDULER_CONFIG,
-        SD15_TEXT_CONFIG,
-        SD15_UNET_CONFIG,
-        SD15_VAE_CONFIG,
-    )
+def model_spec(tiny: bool) -> ModelSpec:
+    """riffgen's SD1.5 spec, or (``tiny``) its debug spec: the same layout, CPU-sized."""
+    from riffgen.audio import SpectrogramParams
+    from riffgen.models.configs import debug_spec, sd15_spec
 
-    unet, vae, text = dict(SD15_UNET_CONFIG), dict(SD15_VAE_CONFIG), dict(SD15_TEXT_CONFIG)
     if tiny:
-        unet.update(
-            block_out_channels=[32, 64],
-            down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
-            up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"],
-            layers_per_block=1,
-            cross_attention_dim=32,
-            norm_num_groups=16,
-            sample_size=8,
-        )
-        vae.update(block_out_channels=[8, 16, 16, 16], layers_per_block=1, norm_num_groups=8)
-        text.update(
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            projection_dim=32,
-        )
-    return {
-        "unet": unet,
-        "vae": vae,
-        "text": text,
-        "scheduler": {k: v for k, v in SD15_SCHEDULER_CONFIG.items() if not k.startswith("_")},
-    }
+        return debug_spec(spectrogram=SpectrogramParams(num_frequencies=64))
+    return sd15_spec()
 
 
-def _build(factory: Callable[[], Any], device: Any, dtype: Any) -> Any:
-    """Initialise straight on the device when possible (fast), else on the CPU and move."""
+def build_on(spec: ModelSpec, device: Any, dtype: Any) -> Components:
+    """``build_components(spec)``, initialised straight on the device when possible (fast),
+    else on the CPU; the modules are then moved to ``device`` in ``dtype``."""
     import torch
+
+    from riffgen.models.registry import build_components
 
     try:
         with torch.device(device):
-            module = factory()
+            parts = build_components(spec, seed=0)
     except Exception as exc:
         say(f"  (building on {device} failed: {type(exc).__name__}: {exc}; building on cpu)")
-        module = factory()
-    return module.to(device=device, dtype=dtype).eval()
+        parts = build_components(spec, seed=0)
+    for module in parts.modules():
+        module.to(device=device, dtype=dtype).eval()
+    return parts
 
 
 def section_build(state: State, args: argparse.Namespace, res: Results) -> None:
-    import torch
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    from riffgen.audio import SpectrogramParams
-    from riffgen.diffusion.debug import load_clip_tokenizer
-
-    cfg = model_configs(args.tiny)
-    torch.manual_seed(0)
     started = time.perf_counter()
-    unet = _build(lambda: UNet2DConditionModel.from_config(cfg["unet"]), state.device, state.dtype)
-    vae = _build(lambda: AutoencoderKL.from_config(cfg["vae"]), state.device, state.dtype)
-    text = _build(
-        lambda: CLIPTextModel(CLIPTextConfig.from_dict(cfg["text"])), state.device, state.dtype
-    )
+    parts = build_on(model_spec(args.tiny), state.device, state.dtype)
     sync(state.device)
-    state.parts = {
-        "unet": unet,
-        "vae": vae,
-        "text_encoder": text,
-        "tokenizer": load_clip_tokenizer(),
-        "scheduler_config": cfg["scheduler"],
-    }
-    if args.tiny:
-        state.params, state.width = SpectrogramParams(num_frequencies=64), 64
-    else:
-        state.params, state.width = SpectrogramParams(), 512
+    state.parts = parts
+    state.params = parts.spectrogram_params
+    state.width = 64 if args.tiny else 512
 
     def count(m: Any) -> int:
         return sum(p.numel() for p in m.parameters())
 
     res.put("build", "seconds", round(time.perf_counter() - started, 2))
-    res.put("build", "unet_params_M", round(count(unet) / 1e6, 1))
-    res.put("build", "vae_params_M", round(count(vae) / 1e6, 1))
-    res.put("build", "text_encoder_params_M", round(count(text) / 1e6, 1))
+    res.put("build", "unet_params_M", round(count(parts.unet) / 1e6, 1))
+    res.put("build", "vae_params_M", round(count(parts.vae) / 1e6, 1))
+    res.put("build", "text_encoder_params_M", round(count(parts.text_encoder) / 1e6, 1))
     res.put("build", "dtype", str(state.dtype).removeprefix("torch."))
     res.put("build", "image_px", f"{state.width}x{state.params.num_frequencies}")
 
 
 def section_pipeline_warmup(state: State, args: argparse.Namespace, res: Results) -> None:
-    from diffusers import PNDMScheduler
-
     from riffgen.diffusion.pipeline import RiffgenPipeline
 
-    p = state.parts
-    assert p is not None, "no model (build failed)"
-    state.pipe = RiffgenPipeline(
-        unet=p["unet"],
-        vae=p["vae"],
-        text_encoder=p["text_encoder"],
-        tokenizer=p["tokenizer"],
-        scheduler=PNDMScheduler.from_config(p["scheduler_config"]),
-        spectrogram_params=state.params,
-        device=state.device,
-        dtype=state.dtype,
-        model_source="random SD1.5-shaped weights (gpu_check)",
-    )
+    assert state.parts is not None, "no model (build failed)"
+    state.pipe = RiffgenPipeline.from_components(state.parts, device=state.device)
+    state.pipe.model_source = "random SD1.5-shaped weights (gpu_check)"
     sync(state.device)
     started = time.perf_counter()
     state.pipe.text_to_audio(PROMPT, seed=1, num_inference_steps=3, width=state.width)
@@ -480,27 +431,15 @@ def write_dataset(root: Path, *, size: tuple[int, int]) -> Path:
 def section_train_riffgen(
     state: State, args: argparse.Namespace, res: Results, *, warm: int, timed: int
 ) -> None:
-    from riffgen.training import trainer as trainer_module
     from riffgen.training.config import TrainConfig
-    from riffgen.training.model import Components
+    from riffgen.training.trainer import Trainer
 
-    p = state.parts
-    assert p is not None, "no model (build failed)"
-    components = Components(
-        unet=p["unet"],
-        vae=p["vae"],
-        text_encoder=p["text_encoder"],
-        tokenizer=p["tokenizer"],
-        scheduler_config=dict(p["scheduler_config"]),
-        spectrogram_params=state.params,
-        source_dir=None,
-    )
+    assert state.parts is not None, "no model (build failed)"
     size = (state.width, state.params.num_frequencies)
-    real_loader = trainer_module.load_components
     with tempfile.TemporaryDirectory(prefix="riffgen-gpu-check-") as tmp:
         config = TrainConfig(
             dataset=str(write_dataset(Path(tmp) / "data", size=size)),
-            base="in-memory random SD1.5-shaped model",
+            base="",  # the in-memory model is passed as components
             output_dir=str(Path(tmp) / "out"),
             lora_rank=4,
             lora_targets=list(LORA_TARGETS),
@@ -513,12 +452,8 @@ def section_train_riffgen(
             device=state.device.type,
             seed=0,
         )
-        trainer_module.load_components = lambda _base: components
-        try:
-            trainer = trainer_module.Trainer(config)
-            result = trainer.run()
-        finally:
-            trainer_module.load_components = real_loader
+        trainer = Trainer(config, components=state.parts)
+        result = trainer.run()
     steps = result.step_seconds[warm:]
     med = statistics.median(steps)
     name = "train_lora_riffgen"
@@ -550,7 +485,7 @@ def section_train_minimal(
     dev = state.device
     low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.train_precision)
     weights = low or torch.float32
-    unet, vae, text = p["unet"], p["vae"], p["text_encoder"]
+    unet, vae, text = p.unet, p.vae, p.text_encoder
     for frozen in (unet, vae, text):
         frozen.requires_grad_(False)
         frozen.to(dev, weights)
@@ -566,10 +501,12 @@ def section_train_minimal(
             trainable.append(param)
     optimizer = torch.optim.AdamW(trainable, lr=1e-4)
     scaler = torch.amp.GradScaler(dev.type, enabled=low is torch.float16)
-    scheduler = DDPMScheduler.from_config(p["scheduler_config"])
+    scheduler = DDPMScheduler.from_config(
+        {k: v for k, v in p.scheduler_config.items() if not k.startswith("_")}
+    )
     h, w = state.params.num_frequencies, state.width
     pixels = torch.rand(1, 3, h, w, device=dev, dtype=weights) * 2 - 1
-    ids = p["tokenizer"](
+    ids = p.tokenizer(
         "marimba, 100 bpm", padding="max_length", max_length=77, return_tensors="pt"
     ).input_ids.to(dev)
     with torch.no_grad():
@@ -692,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         info = import_riffgen(
             [
                 "riffgen",
-                "riffgen.diffusion.loading",
+                "riffgen.models.registry",
                 "riffgen.diffusion.pipeline",
                 "riffgen.training.trainer",
             ]
