@@ -34,11 +34,13 @@ def load_lora(unet: Any, lora: str | os.PathLike[str], *, scale: float = 1.0) ->
     Weights trained for another model (other layer sizes) get one line, not diffusers' list of
     every mismatched tensor.
     """
-    from diffusers.loaders.lora_pipeline import StableDiffusionLoraLoaderMixin
-
     path = find_lora_file(lora)
     try:
         with quiet_libraries():
+            # Imported here, silenced: it pulls in transformers' image processors, which warn
+            # about torchvision.
+            from diffusers.loaders.lora_pipeline import StableDiffusionLoraLoaderMixin
+
             state_dict, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(str(path))
             if not any(k.startswith("unet.") for k in state_dict):
                 raise RiffgenError(f"{path.name} holds no UNet LoRA weights (keys 'unet.*')")

@@ -324,14 +324,21 @@ def build_components(spec: ModelSpec, *, seed: int = 0) -> Components:
 
 
 def _cast(parts: Components, dtype: torch.dtype) -> Components:
-    for module in parts.modules():
-        module.to(dtype)
+    with quiet_libraries():  # diffusers warns about casting with .to() even when it is fine
+        for module in parts.modules():
+            if module.dtype != dtype:
+                module.to(dtype)
     return parts
 
 
 def write_parts(parts: Components, target: Path, *, unet: Any = None) -> None:
     """Write every component of ``parts`` into the folder ``target`` (created or merged)."""
     target.mkdir(parents=True, exist_ok=True)
+    with quiet_libraries():
+        _write_parts(parts, target, unet=unet)
+
+
+def _write_parts(parts: Components, target: Path, *, unet: Any) -> None:
     (unet or parts.unet).save_pretrained(str(target / "unet"), safe_serialization=True)
     parts.vae.save_pretrained(str(target / "vae"), safe_serialization=True)
     parts.scheduler.save_pretrained(str(target / "scheduler"))
