@@ -1,0 +1,110 @@
+"""Neural vocoder for spectrogram images: mel image -> waveform in one network pass.
+
+``vocode`` decodes; ``vocode_or_none`` is what :func:`riffgen.audio.image_to_audio` calls:
+when the weights are unusable or the image is in a format the vocoder was not trained for,
+it says why once on stderr and returns None so the caller falls back to Griffin-Lim.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import torch
+
+from riffgen.audio.params import SpectrogramParams
+from riffgen.audio.vocoder.model import IMAGE_FIELDS, Vocoder, VocoderConfig, features_from_mel
+from riffgen.audio.vocoder.weights import DEFAULT_WEIGHTS, load_vocoder, save_vocoder
+from riffgen.errors import RiffgenError
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "Vocoder",
+    "VocoderConfig",
+    "features_from_mel",
+    "load_vocoder",
+    "save_vocoder",
+    "unsupported_reason",
+    "vocode",
+    "vocode_or_none",
+]
+
+_said: set[str] = set()
+_said_lock = threading.Lock()
+
+
+def unsupported_reason(config: VocoderConfig, params: SpectrogramParams) -> str | None:
+    """Why a vocoder with ``config`` cannot decode images with ``params`` (None: it can)."""
+    if params.num_frequencies not in config.mels:
+        mels = ", ".join(str(m) for m in config.mels)
+        return f"{params.num_frequencies} mel bins (it reads {mels})"
+    for name in IMAGE_FIELDS:
+        want, got = config.image[name], getattr(params, name)
+        if float(want) != float(got):
+            return f"{name.replace('_', ' ')} {got} (trained for {want})"
+    return None
+
+
+def vocode(
+    mel: torch.Tensor,
+    params: SpectrogramParams,
+    *,
+    model: Vocoder | None = None,
+    chunk_frames: int = 2048,
+) -> torch.Tensor:
+    """Mel spectrogram ``(channels, n_mels, frames)`` as decoded from an image -> waveform
+    ``(channels, (frames - 1) * hop)``; stereo images decode one channel at a time.
+
+    ``model`` defaults to the shipped weights. Raises :class:`RiffgenError` when the model
+    was not trained for ``params``. Wide images run in chunks of ``chunk_frames`` columns
+    with overlapping context, so memory stays bounded.
+    """
+    model = model or load_vocoder()
+    reason = unsupported_reason(model.config, params)
+    if reason is not None:
+        raise RiffgenError(f"the vocoder was not trained for images with {reason}")
+    device = next(model.parameters()).device
+    features = features_from_mel(mel.float(), params.power_for_image).to(device)
+    with torch.inference_mode():
+        return _chunked(model, features, chunk_frames).to(mel.device)
+
+
+def _chunked(model: Vocoder, features: torch.Tensor, chunk: int) -> torch.Tensor:
+    frames = features.shape[-1]
+    if frames <= chunk:
+        return model(features)
+    hop = model.config.hop
+    # The receptive field is layers * (kernel - 1) + embedding kernel frames; a margin of
+    # 64 frames each side makes chunk seams identical to a whole-image pass in practice.
+    margin = 64
+    pieces = []
+    for start in range(0, frames - 1, chunk):
+        lo, hi = max(start - margin, 0), min(start + chunk + margin, frames)
+        wav = model(features[..., lo:hi])
+        end = min(start + chunk, frames - 1)
+        pieces.append(wav[..., (start - lo) * hop : (end - lo) * hop])
+    return torch.cat(pieces, dim=-1)
+
+
+def vocode_or_none(
+    mel: torch.Tensor,
+    params: SpectrogramParams,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+) -> torch.Tensor | None:
+    """:func:`vocode` with the weights at ``weights`` (default shipped), or None after saying
+    once on stderr why the vocoder cannot be used (the caller then uses Griffin-Lim)."""
+    try:
+        return vocode(mel, params, model=load_vocoder(weights))
+    except RiffgenError as exc:
+        _say_once(f"riffgen: {exc}; using Griffin-Lim instead")
+        return None
+
+
+def _say_once(message: str) -> None:
+    with _said_lock:
+        if message in _said:
+            return
+        _said.add(message)
+    print(message, file=sys.stderr)
