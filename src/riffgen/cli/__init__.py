@@ -17,7 +17,7 @@ from riffgen.errors import RiffgenError
 
 # Command groups, in help order. A group whose module is missing is skipped, so
 # features can land independently.
-GROUPS = ("audio", "diffusion", "endless", "server", "training", "evaluation")
+GROUPS = ("audio", "diffusion", "endless", "server", "training", "decoder", "evaluation")
 
 
 class _Parser(argparse.ArgumentParser):
