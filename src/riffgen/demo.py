@@ -33,6 +33,7 @@ from riffgen.audio import audio_to_image, image_to_audio, load_audio, save_audio
 from riffgen.audio.image import mel_from_image, params_from_image, save_image
 from riffgen.audio.spectrogram import spectral_convergence
 from riffgen.errors import RiffgenError
+from riffgen.files import atomic_outputs
 
 DEFAULT_OUT = Path("demo-output")
 DEFAULT_PROMPT = (
@@ -83,10 +84,14 @@ def round_trip(clip: Path, out: Path, *, device: str | None, seed: int) -> dict[
     target = torch.from_numpy(mel_from_image(image, params))
     sc = spectral_convergence(torch.from_numpy(audio), target, params)
     files = {
-        "original": save_audio(out / "original.wav", samples, sr),
-        "spectrogram": save_image(out / "spectrogram.png", image),
-        "roundtrip": save_audio(out / "roundtrip.wav", audio, out_sr),
+        "original": out / "original.wav",
+        "spectrogram": out / "spectrogram.png",
+        "roundtrip": out / "roundtrip.wav",
     }
+    with atomic_outputs(files.values()) as (original, spectrogram, roundtrip):
+        save_audio(original, samples, sr)
+        save_image(spectrogram, image)
+        save_audio(roundtrip, audio, out_sr)
     return {
         "files": files,
         "image_size": image.size,
@@ -100,20 +105,20 @@ def round_trip(clip: Path, out: Path, *, device: str | None, seed: int) -> dict[
 
 def generate(args: argparse.Namespace, out: Path) -> dict[str, object]:
     """Text -> out/generated.wav + out/generated.png with the diffusion pipeline."""
-    from riffgen.cli.diffusion import quiet_libraries
-    from riffgen.diffusion import RiffgenPipeline
+    from riffgen.diffusion import load_pipeline
+    from riffgen.outputs import quiet_libraries
 
     quiet_libraries()
     start = time.perf_counter()
-    pipe = RiffgenPipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype)
+    pipe = load_pipeline(args.model, device=args.device, dtype=args.dtype)
     load_s = time.perf_counter() - start
     start = time.perf_counter()
     result = pipe.text_to_audio(args.prompt, seed=args.seed, num_inference_steps=args.steps)
     generate_s = time.perf_counter() - start
-    files = {
-        "generated": save_audio(out / "generated.wav", result.audio, result.sample_rate),
-        "generated_image": save_image(out / "generated.png", result.image),
-    }
+    files = {"generated": out / "generated.wav", "generated_image": out / "generated.png"}
+    with atomic_outputs(files.values()) as (audio, image):
+        save_audio(audio, result.audio, result.sample_rate)
+        save_image(image, result.image)
     return {
         "files": files,
         "level": Level.of(result.audio, result.sample_rate),

@@ -1,21 +1,22 @@
-"""CLI group for the signal layer: ``audio-to-image``, ``image-to-audio`` and ``info``."""
+"""CLI group for the signal layer: ``audio-to-image``, ``image-to-audio`` and ``info``.
+
+The signal layer is imported inside the commands (``riffgen --help`` stays fast); its
+:mod:`riffgen.audio.limits` bound every size before anything is allocated.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from riffgen.audio import (
-    SpectrogramParams,
-    audio_to_image,
-    image_to_audio,
-    load_audio,
-    save_audio,
-)
-from riffgen.audio.image import open_image, params_from_image, save_image
-from riffgen.audio.io import WRITE_FORMATS, audio_info
+from riffgen.cli import _shared
+from riffgen.cli._shared import finite_float
 from riffgen.errors import RiffgenError
+
+if TYPE_CHECKING:
+    from riffgen.audio import SpectrogramParams
 
 # Columns per image with --split: the model's 512-px width (511 steps, ~5.11 s).
 SPLIT_WIDTH = 512
@@ -34,12 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "image", help="output PNG; with --split a stem or directory (writes STEM_000.png, ...)"
     )
-    p.add_argument("--start", type=float, default=0.0, metavar="S", help="clip start, seconds")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="clip length, s")
+    p.add_argument(
+        "--start", type=finite_float, default=0.0, metavar="S", help="clip start, seconds"
+    )
+    p.add_argument(
+        "--duration", type=finite_float, default=None, metavar="S", help="clip length, s"
+    )
     p.add_argument("--stereo", action="store_true", help="stereo image (G = left, B = right)")
     p.add_argument("--min-frequency", type=int, default=None, metavar="HZ", help="default 0")
     p.add_argument("--max-frequency", type=int, default=None, metavar="HZ", help="default 10000")
     p.add_argument("--split", action="store_true", help="one 512-column image per ~5.11 s of audio")
+    _add_overwrite(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_audio_to_image)
 
@@ -62,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="riffgen",
         help="phase recovery: riffgen's fast default or the original Griffin-Lim",
     )
+    _add_overwrite(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_image_to_audio)
 
@@ -74,10 +81,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_info)
 
 
+def _add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--overwrite", action="store_true", help="allow the output to replace the input file"
+    )
+
+
 # -- audio-to-image --------------------------------------------------------------------------
 
 
 def _params_for(args: argparse.Namespace) -> SpectrogramParams:
+    from riffgen.audio import SpectrogramParams
+
     changes: dict[str, object] = {"stereo": bool(args.stereo)}
     if args.min_frequency is not None:
         changes["min_frequency"] = args.min_frequency
@@ -97,16 +112,26 @@ def _split_paths(target: str, source: Path, count: int) -> list[Path]:
 
 
 def cmd_audio_to_image(args: argparse.Namespace) -> int:
+    from riffgen.audio import audio_to_image, limits, load_audio
+    from riffgen.audio.image import save_image
+    from riffgen.files import atomic_outputs, check_output_paths, refuse_overwriting_inputs
+
     params = _params_for(args)
-    if not args.split and Path(args.image).suffix.lower() != ".png":
-        raise RiffgenError(f"output image must be a .png file (lossless), got {args.image}")
+    if not args.split:
+        if Path(args.image).suffix.lower() != ".png":
+            raise RiffgenError(f"output image must be a .png file (lossless), got {args.image}")
+        if args.duration is not None:  # one image holds a bounded length; --split has no bound
+            limits.check_duration(args.duration, what="--duration")
+        check_output_paths([args.image])
+        refuse_overwriting_inputs([args.image], [args.audio], overwrite=args.overwrite)
     samples, sr = load_audio(
         args.audio, start=args.start, duration=args.duration, sample_rate=params.sample_rate
     )
     if not args.split:
         image = audio_to_image(samples, sr, params)
-        path = save_image(args.image, image)
-        print(f"{path}: {image.width}x{image.height} px, {_seconds(params, image.width)}")
+        with atomic_outputs([args.image]) as (tmp,):
+            save_image(tmp, image)
+        print(f"{args.image}: {image.width}x{image.height} px, {_seconds(params, image.width)}")
         return 0
 
     chunk = (SPLIT_WIDTH - 1) * params.hop_length
@@ -115,11 +140,14 @@ def cmd_audio_to_image(args: argparse.Namespace) -> int:
     if len(starts) > 1 and samples.shape[1] - starts[-1] < params.hop_length:
         starts.pop()
     paths = _split_paths(args.image, Path(args.audio), len(starts))
+    check_output_paths(paths)
+    refuse_overwriting_inputs(paths, [args.audio], overwrite=args.overwrite)
     bar = _progress(len(starts), "images", disable=args.quiet or len(starts) < 2)
-    for start, path in zip(starts, paths, strict=True):
-        image = audio_to_image(samples[:, start : start + chunk], sr, params)
-        save_image(path, image)
-        bar.update(1)
+    with atomic_outputs(paths) as temps:  # every image of the split, or none
+        for start, tmp in zip(starts, temps, strict=True):
+            image = audio_to_image(samples[:, start : start + chunk], sr, params)
+            save_image(tmp, image)
+            bar.update(1)
     bar.close()
     print(f"wrote {len(paths)} images: {paths[0]} ... {paths[-1].name}")
     return 0
@@ -129,14 +157,26 @@ def cmd_audio_to_image(args: argparse.Namespace) -> int:
 
 
 def cmd_image_to_audio(args: argparse.Namespace) -> int:
-    if args.iterations is not None and args.iterations < 0:
-        raise RiffgenError(f"--iterations must be >= 0, got {args.iterations}")
+    from riffgen.audio import image_to_audio, limits, save_audio
+    from riffgen.audio.image import open_image, params_from_image
+    from riffgen.audio.io import WRITE_FORMATS
+    from riffgen.files import atomic_outputs, check_output_paths, refuse_overwriting_inputs
+
+    if args.iterations is not None:
+        try:
+            limits.check_iterations(args.iterations)
+        except RiffgenError as exc:
+            raise RiffgenError(f"--iterations: {exc}") from None
+    _shared.check_seed("--seed", args.seed)
     out = Path(args.audio)
     if out.suffix.lower() not in WRITE_FORMATS:
         raise RiffgenError(
             f"cannot write {out.suffix or 'files without extension'}: use one of "
             + ", ".join(sorted(WRITE_FORMATS))
         )
+    check_output_paths([out])
+    refuse_overwriting_inputs([out], [args.image], overwrite=args.overwrite)
+    _shared.check_device(args.device)
     image = open_image(args.image)
     params = params_from_image(image)
     if args.iterations is not None:
@@ -161,7 +201,8 @@ def cmd_image_to_audio(args: argparse.Namespace) -> int:
         progress=on_step,
     )
     bar.close()
-    save_audio(out, samples, sr)
+    with atomic_outputs([out]) as (tmp,):
+        save_audio(tmp, samples, sr)
     print(f"{out}: {samples.shape[1] / sr:.2f} s, {samples.shape[0]} channel(s), {sr} Hz")
     return 0
 
@@ -170,6 +211,9 @@ def cmd_image_to_audio(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from riffgen.audio.image import open_image
+    from riffgen.audio.io import audio_info
+
     path = Path(args.file)
     if not path.exists():
         raise RiffgenError(f"file not found: {path}")
@@ -193,7 +237,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_image_info(path: Path, image) -> None:  # noqa: ANN001 - PIL image
+def _print_image_info(path: Path, image: Any) -> None:
+    from riffgen.audio.image import params_from_image
+
     params = params_from_image(image)
     has_exif = bool(image.getexif())
     print(f"file: {path}")
@@ -214,7 +260,7 @@ def _seconds(params: SpectrogramParams, width: int) -> str:
     return f"{params.num_samples(width) / params.sample_rate:.2f} s"
 
 
-def _progress(total: int, unit: str, *, disable: bool):  # noqa: ANN202 - tqdm or a stub
+def _progress(total: int, unit: str, *, disable: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, unit=unit, file=sys.stderr, disable=disable, leave=False)

@@ -1,37 +1,35 @@
 """CLI group for the diffusion pipeline: ``generate``, ``transform``, ``inpaint``, ``interpolate``.
 
 Each command: check the arguments and read the inputs (fast failures, before the model
-loads), load the pipeline, run one small ``run_*`` function, and write OUT (audio), OUT.png
-(spectrogram) and OUT.json (every parameter) together, atomically: on any error no file
-is left. The ``run_*`` functions take plain values so other commands (endless music) can
-call or replace them.
+loads), load the pipeline, let it check the values that depend on the model (its own
+``check_inputs``), run one small ``run_*`` function, and write OUT (audio), OUT.png
+(spectrogram) and OUT.json (every parameter) together (:func:`riffgen.outputs.write_result`):
+on any error no file is left. The ``run_*`` functions take plain values so other commands
+(endless music) can call or replace them.
+
+Nothing heavy is imported at module level: ``riffgen --help`` must not load numpy or torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PIL import Image
-
-from riffgen import __version__
-from riffgen.audio import audio_to_image, load_audio, save_audio
-from riffgen.audio.image import open_image
-from riffgen.audio.io import WRITE_FORMATS
-from riffgen.diffusion.schedulers import scheduler_names
-from riffgen.diffusion.types import PromptInput, RiffgenOutput, to_jsonable
+from riffgen.cli import _shared
+from riffgen.cli._shared import finite_float
 from riffgen.errors import RiffgenError
-from riffgen.files import atomic_path
 
-DEFAULT_MODEL = "riffusion/riffusion-model-v1"
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+    from riffgen.diffusion.types import PromptInput, RiffgenOutput
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 JOIN_CROSSFADE_S = 0.02  # short crossfade between interpolation clips: no clicks
 
@@ -47,17 +45,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate a clip from a text prompt. Writes OUT, OUT.png and OUT.json.",
     )
     p.add_argument("prompt", help='what to play, e.g. "funky bassline (slap:1.3)"')
-    _add_output(p)
+    add_output(p)
     length = p.add_mutually_exclusive_group()
     length.add_argument(
-        "--duration", type=float, default=None, metavar="S", help="clip length (s), default 5.11"
+        "--duration", type=finite_float, default=None, metavar="S", help="clip length, default 5.11"
     )
     length.add_argument(
-        "--width", type=int, default=None, metavar="PX", help="image width, multiple of 8"
+        "--width", type=int, default=None, metavar="PX", help="image width (the model's multiple)"
     )
     p.add_argument(
         "--denoising",
-        type=float,
+        type=finite_float,
         default=0.75,
         metavar="X",
         help="with --seed-image: how much to change it, 0-1 (default 0.75)",
@@ -77,9 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("audio", nargs="?", help="input audio or spectrogram image")
     p.add_argument("prompt", help="what it should become")
-    _add_output(p)
+    add_output(p)
     p.add_argument(
-        "--denoising", type=float, default=0.75, metavar="X", help="0 = unchanged .. 1 = new"
+        "--denoising", type=finite_float, default=0.75, metavar="X", help="0 = unchanged .. 1 = new"
     )
     p.add_argument(
         "--then",
@@ -88,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PROMPT",
         help="a further prompt the song moves through (repeatable; input longer than one clip)",
     )
-    _add_input_window(p)
+    add_input_window(p)
     _add_common(p, seed_image_help="spectrogram image to transform (instead of AUDIO)")
     p.set_defaults(func=cmd_transform)
 
@@ -100,16 +98,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("audio", nargs="?", help="input audio or spectrogram image")
     p.add_argument("prompt", help="what to put in the repainted part")
-    _add_output(p)
-    p.add_argument("--start", type=float, default=None, metavar="S", help="repaint from (s)")
-    p.add_argument("--end", type=float, default=None, metavar="S", help="repaint until (s)")
-    p.add_argument("--min-hz", type=float, default=None, metavar="HZ", help="band bottom (Hz)")
-    p.add_argument("--max-hz", type=float, default=None, metavar="HZ", help="band top (Hz)")
+    add_output(p)
+    p.add_argument("--start", type=finite_float, default=None, metavar="S", help="repaint from (s)")
+    p.add_argument("--end", type=finite_float, default=None, metavar="S", help="repaint until (s)")
+    p.add_argument("--min-hz", type=finite_float, default=None, metavar="HZ", help="band bottom")
+    p.add_argument("--max-hz", type=finite_float, default=None, metavar="HZ", help="band top (Hz)")
     p.add_argument("--mask", default=None, metavar="IMAGE", help="mask image: white = repaint")
     p.add_argument(
-        "--denoising", type=float, default=1.0, metavar="X", help="0-1 (default 1: all new)"
+        "--denoising", type=finite_float, default=1.0, metavar="X", help="0-1 (default 1: all new)"
     )
-    _add_input_window(p)
+    add_input_window(p)
     _add_common(p, seed_image_help="spectrogram image to inpaint (instead of AUDIO)")
     p.set_defaults(func=cmd_inpaint)
 
@@ -121,26 +119,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("prompt_a", help="start prompt")
     p.add_argument("prompt_b", help="end prompt")
-    _add_output(p)
+    add_output(p)
     p.add_argument("--seed-a", type=int, default=None, metavar="N", help="default --seed")
     p.add_argument("--seed-b", type=int, default=None, metavar="N", help="default seed-a + 1")
     p.add_argument("--clips", type=int, default=5, metavar="N", help="clips (default 5)")
-    p.add_argument("--denoising", type=float, default=0.75, metavar="X", help="both endpoints, 0-1")
+    p.add_argument(
+        "--denoising", type=finite_float, default=0.75, metavar="X", help="both endpoints, 0-1"
+    )
     p.add_argument("--mask", default=None, metavar="IMAGE", help="mask image: white = repaint")
     _add_common(p, seed_image_help="seed image name (og_beat, beat_120, ...) or file")
     p.set_defaults(func=cmd_interpolate)
 
 
-def _add_output(p: argparse.ArgumentParser) -> None:
+def add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="audio file (.wav .flac .mp3 .ogg)"
     )
-
-
-def _add_input_window(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--offset", type=float, default=0.0, metavar="S", help="input start (s)")
     p.add_argument(
-        "--input-duration", type=float, default=None, metavar="S", help="input length (s)"
+        "--overwrite", action="store_true", help="allow an output to replace an input file"
+    )
+
+
+def add_input_window(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--offset", type=finite_float, default=0.0, metavar="S", help="input start (s)")
+    p.add_argument(
+        "--input-duration", type=finite_float, default=None, metavar="S", help="input length (s)"
     )
 
 
@@ -148,83 +151,42 @@ def _add_common(p: argparse.ArgumentParser, *, seed_image_help: str) -> None:
     p.add_argument("--negative-prompt", default=None, metavar="TEXT", help="what to avoid")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     p.add_argument("--steps", type=int, default=50, metavar="N", help="denoising steps (50)")
-    p.add_argument("--guidance", type=float, default=7.0, metavar="G", help="CFG scale (7)")
-    p.add_argument("--scheduler", default="pndm", choices=scheduler_names(), help="sampler")
+    p.add_argument("--guidance", type=finite_float, default=7.0, metavar="G", help="CFG scale (7)")
     p.add_argument("--seed-image", default=None, metavar="IMAGE", help=seed_image_help)
-    p.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        metavar="M",
-        help="hub id, diffusers directory or .safetensors/.ckpt (default %(default)s)",
-    )
-    p.add_argument("--device", default=None, metavar="D", help="cpu, cuda, mps (default auto)")
-    p.add_argument(
-        "--dtype",
-        default=None,
-        choices=("auto", "fp32", "fp16", "bf16"),
-        help="weights dtype (default auto)",
-    )
-    p.add_argument("--lora", default=None, metavar="PATH", help="LoRA weights file or dir")
-    p.add_argument("--lora-scale", type=float, default=1.0, metavar="X", help="LoRA strength")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _shared.add_model_flags(p)
+    _shared.add_verbosity(p)
 
 
 # ---------------------------------------------------------------------------- shared helpers
 
 
-def output_paths(output: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
-    """OUT.wav -> (OUT.wav, OUT.png, OUT.json); raises for an unknown audio extension."""
-    audio = Path(output)
-    if audio.suffix.lower() not in WRITE_FORMATS:
-        raise RiffgenError(f"output {audio} must end in one of {', '.join(sorted(WRITE_FORMATS))}")
-    return audio, audio.with_suffix(".png"), audio.with_suffix(".json")
+def check_common(args: argparse.Namespace, inputs: list[str | None]) -> tuple[Path, Path, Path]:
+    """Fail fast (before loading a model) on bad values, outputs and flags; returns the
+    output paths. Values that depend on the model are the pipeline's to check."""
+    from riffgen.files import check_output_paths, refuse_overwriting_inputs
+    from riffgen.outputs import output_paths
+
+    paths = output_paths(args.output)
+    check_output_paths(paths)
+    refuse_overwriting_inputs(paths, inputs, overwrite=args.overwrite)
+    _shared.check_generation_numbers(args)
+    _shared.check_model_flags(args)
+    return paths
 
 
-def check_common(args: argparse.Namespace) -> None:
-    """Fail fast (before loading a model) on values the pipeline would reject."""
-    if args.steps < 1:
-        raise RiffgenError(f"--steps must be >= 1, got {args.steps}")
-    if not np.isfinite(args.guidance) or args.guidance < 0:
-        raise RiffgenError(f"--guidance must be >= 0, got {args.guidance}")
-    if args.seed < 0:
-        raise RiffgenError(f"--seed must be >= 0, got {args.seed}")
-    denoising = getattr(args, "denoising", None)
-    if denoising is not None and not 0.0 <= denoising <= 1.0:
-        raise RiffgenError(f"--denoising must be in [0, 1], got {denoising}")
-    width = getattr(args, "width", None)
-    if width is not None and (width < 8 or width % 8):
-        raise RiffgenError(f"--width must be a positive multiple of 8 px, got {width}")
-    duration = getattr(args, "duration", None)
-    if duration is not None and not duration > 0:
-        raise RiffgenError(f"--duration must be > 0 s, got {duration}")
-    if args.lora is not None and not Path(args.lora).exists():
-        raise RiffgenError(f"LoRA weights not found: {args.lora}")
+def load_pipeline(args: argparse.Namespace) -> Any:
+    """The pipeline named by the model flags (see :func:`riffgen.cli._shared.load_pipeline`)."""
+    return _shared.load_pipeline(args)
 
 
-def load_pipeline(args: argparse.Namespace):
-    """The pipeline named by --model/--device/--dtype/--lora/--scheduler."""
-    quiet_libraries()
-    from riffgen.diffusion.pipeline import RiffgenPipeline
+def check_with_pipeline(pipe: Any, **values: Any) -> None:
+    """The pipeline's own checks (width multiple, seeds, ...) before any heavy work.
 
-    return RiffgenPipeline.from_pretrained(
-        args.model,
-        device=args.device,
-        dtype=args.dtype,
-        lora=args.lora,
-        lora_scale=args.lora_scale,
-        scheduler=args.scheduler,
-    )
-
-
-def quiet_libraries() -> None:
-    """Keep stderr for riffgen's own bar and errors: no library progress bars or warnings."""
-    import transformers
-    from diffusers.utils import logging as diffusers_logging
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    diffusers_logging.set_verbosity_error()
-    diffusers_logging.disable_progress_bar()
+    Pipelines without ``check_inputs`` (the fake one) accept what the CLI let through.
+    """
+    check = getattr(pipe, "check_inputs", None)
+    if check is not None:
+        check(prompt=values.pop("prompt", ""), **values)
 
 
 @dataclass
@@ -245,6 +207,9 @@ def read_clip(
     duration_s: float | None = None,
 ) -> ClipInput:
     """AUDIO (audio file or image) or --seed-image (exactly one) -> ClipInput."""
+    from riffgen.audio import load_audio
+    from riffgen.audio.image import open_image
+
     if (path is None) == (seed_image is None):
         raise RiffgenError("give an input: AUDIO or --seed-image (exactly one)")
     if seed_image is not None:
@@ -257,6 +222,8 @@ def read_clip(
 
 def read_seed_image(name_or_path: str | None) -> Image.Image:
     """A shipped seed image by name (og_beat, beat_120, ...) or an image file."""
+    from riffgen.audio.image import open_image
+
     if name_or_path is not None and Path(name_or_path).is_file():
         return open_image(name_or_path)
     try:
@@ -266,32 +233,38 @@ def read_seed_image(name_or_path: str | None) -> Image.Image:
     return get_seed_image(name_or_path).image
 
 
-@contextlib.contextmanager
-def progress(*, runs: int = 1, quiet: bool, desc: str) -> Iterator[Callable[[int, int], None]]:
-    """A pipeline callback driving one tqdm bar (stderr) over ``runs`` pipeline calls.
+class StepBar:
+    """Drives one tqdm bar (stderr) over ``runs`` pipeline calls from step callbacks.
 
-    The number of steps of a call is known only once it runs (img2img skips steps), so
-    the bar's total is updated from each callback.
+    The number of steps of a call is known only once it runs (img2img skips steps), so the
+    total is updated from each callback; ``runs`` may be raised while running.
     """
+
+    def __init__(self, bar: Any, runs: int) -> None:
+        self.bar, self.runs = bar, runs
+        self.run = self.done = self.prev = self.prev_total = 0
+
+    def __call__(self, step: int, steps: int) -> None:
+        if step <= self.prev:  # a new pipeline call started
+            self.done += self.prev_total
+            self.run += 1
+        self.prev, self.prev_total = step, steps
+        self.bar.total = self.done + steps * max(self.runs - self.run, 1)
+        self.bar.n = self.done + step
+        self.bar.refresh()
+
+
+@contextlib.contextmanager
+def progress(*, runs: int = 1, quiet: bool, desc: str) -> Iterator[StepBar]:
+    """A pipeline callback (a :class:`StepBar`) for one bar, hidden with ``quiet``."""
     from tqdm import tqdm
 
-    state = {"run": 0, "done": 0, "prev": 0, "prev_total": 0}
     with tqdm(total=None, desc=desc, unit="step", file=sys.stderr, disable=quiet) as bar:
-
-        def callback(step: int, steps: int) -> None:
-            if step <= state["prev"]:  # a new pipeline call started
-                state["done"] += state["prev_total"]
-                state["run"] += 1
-            state["prev"], state["prev_total"] = step, steps
-            bar.total = state["done"] + steps * max(runs - state["run"], 1)
-            bar.n = state["done"] + step
-            bar.refresh()
-
-        yield callback
+        yield StepBar(bar, runs)
 
 
 def write_outputs(
-    output: str | os.PathLike[str],
+    output: str,
     result: RiffgenOutput,
     *,
     command: str,
@@ -299,31 +272,18 @@ def write_outputs(
     extra: dict[str, Any] | None = None,
 ) -> tuple[Path, Path, Path]:
     """Write the audio, OUT.png and OUT.json, all or nothing."""
-    audio_path, image_path, json_path = output_paths(output)
+    from riffgen import __version__
+    from riffgen.outputs import write_result
+
+    hidden = ("func", "quiet", "verbose", "overwrite")
     sidecar = {
         "riffgen_version": __version__,
         "command": command,
-        "arguments": {k: v for k, v in vars(args).items() if k not in ("func", "quiet")},
+        "arguments": {k: v for k, v in vars(args).items() if k not in hidden},
         "parameters": result.parameters,
-        "output": {
-            "audio": audio_path.name,
-            "image": image_path.name,
-            "sample_rate": result.sample_rate,
-            "channels": int(result.audio.shape[0]),
-            "duration_s": round(result.duration_s, 6),
-        },
         **(extra or {}),
     }
-    with (
-        atomic_path(audio_path) as tmp_audio,
-        atomic_path(image_path) as tmp_image,
-        atomic_path(json_path) as tmp_json,
-    ):
-        save_audio(tmp_audio, result.audio, result.sample_rate)
-        exif = result.image.info.get("exif")
-        result.image.save(tmp_image, format="PNG", **({"exif": exif} if exif else {}))
-        tmp_json.write_text(json.dumps(to_jsonable(sidecar), indent=2) + "\n")
-    return audio_path, image_path, json_path
+    return write_result(output, result, sidecar)
 
 
 def _report(paths: tuple[Path, Path, Path], result: RiffgenOutput, quiet: bool) -> None:
@@ -335,7 +295,7 @@ def _report(paths: tuple[Path, Path, Path], result: RiffgenOutput, quiet: bool) 
 
 
 def run_generate(
-    pipe,
+    pipe: Any,
     prompt: str,
     *,
     negative_prompt: str | None,
@@ -373,7 +333,7 @@ def run_generate(
 
 
 def run_transform(
-    pipe,
+    pipe: Any,
     clip: ClipInput,
     prompt: str,
     *,
@@ -399,7 +359,7 @@ def run_transform(
     )
 
 
-def is_longer_than_a_clip(pipe, clip: ClipInput) -> bool:
+def is_longer_than_a_clip(pipe: Any, clip: ClipInput) -> bool:
     """True when the audio needs more than one 512-column window of the model."""
     params = pipe.spectrogram_params
     seconds = clip.audio.shape[-1] / clip.sample_rate
@@ -407,19 +367,20 @@ def is_longer_than_a_clip(pipe, clip: ClipInput) -> bool:
 
 
 def run_transform_long(
-    pipe, clip: ClipInput, prompts: list[str], args: argparse.Namespace
+    pipe: Any, clip: ClipInput, prompts: list[str], args: argparse.Namespace
 ) -> RiffgenOutput:
-    """Whole-song audio-to-audio: overlapping windows, each transformed, crossfaded back.
+    """Whole-song audio-to-audio (:func:`riffgen.endless.transform.transform_long`).
 
     The output is exactly as long as the input; its image is the spectrogram of the result.
     """
-    from riffgen.endless.transform import transform_long, window_starts
+    from riffgen.audio import audio_to_image
+    from riffgen.diffusion.types import RiffgenOutput
+    from riffgen.endless.transform import transform_long
 
-    params = pipe.spectrogram_params
-    n = round(clip.audio.shape[-1] * params.sample_rate / clip.sample_rate)
-    overlap = round(0.5 * params.sample_rate)  # transform_long's default crossfade
-    windows = len(window_starts(n, window=params.num_samples(512), overlap=overlap))
-    with progress(runs=windows, quiet=args.quiet, desc="transform") as callback:
+    def windows_done(done: int, total: int) -> None:
+        callback.runs = total  # the bar's total covers every window from the first one on
+
+    with progress(quiet=args.quiet, desc="transform") as callback:
         audio, sr = transform_long(
             pipe,
             clip.audio,
@@ -431,6 +392,7 @@ def run_transform_long(
             negative_prompt=args.negative_prompt,
             num_inference_steps=args.steps,
             callback=callback,
+            progress=windows_done,
         )
     parameters = {
         "mode": "audio_to_audio_long",
@@ -441,12 +403,12 @@ def run_transform_long(
         "negative_prompt": args.negative_prompt,
         "num_inference_steps": args.steps,
     }
-    image = audio_to_image(audio, sr, params)
+    image = audio_to_image(audio, sr, pipe.spectrogram_params)
     return RiffgenOutput(audio=audio, sample_rate=sr, image=image, parameters=parameters)
 
 
 def run_inpaint(
-    pipe,
+    pipe: Any,
     clip: ClipInput,
     prompt: str,
     *,
@@ -489,7 +451,7 @@ def interpolation_alphas(clips: int) -> list[float]:
 
 
 def run_interpolate(
-    pipe,
+    pipe: Any,
     start: PromptInput,
     end: PromptInput,
     *,
@@ -516,42 +478,50 @@ def run_interpolate(
 
 
 def join_clips(results: list[RiffgenOutput]) -> RiffgenOutput:
-    """Concatenate clips (audio with a 20 ms equal-power crossfade, images side by side)."""
+    """Clips one after another: audio joined by :func:`riffgen.audio.mix.join` (20 ms
+    equal-power seams, lowered only if it would clip), images side by side."""
+    from PIL import Image
+
+    from riffgen.audio.mix import join, limit_peak
+    from riffgen.diffusion.types import RiffgenOutput
+
     sr = results[0].sample_rate
-    fade = int(JOIN_CROSSFADE_S * sr)
-    audio = results[0].audio
-    for nxt in results[1:]:
-        n = min(fade, audio.shape[1], nxt.audio.shape[1])
-        t = np.linspace(0.0, np.pi / 2, n, dtype=np.float32)
-        mixed = audio[:, audio.shape[1] - n :] * np.cos(t) + nxt.audio[:, :n] * np.sin(t)
-        audio = np.concatenate([audio[:, : audio.shape[1] - n], mixed, nxt.audio[:, n:]], axis=1)
-    width = sum(r.image.width for r in results)
-    image = Image.new("RGB", (width, results[0].image.height))
+    audio = join(
+        [r.audio for r in results],
+        crossfade_samples=int(JOIN_CROSSFADE_S * sr),
+        grid="endpoints",
+        match_power=False,
+    )
+    image = Image.new("RGB", (sum(r.image.width for r in results), results[0].image.height))
     x = 0
     for r in results:
         image.paste(r.image.convert("RGB"), (x, 0))
         x += r.image.width
     if "exif" in results[0].image.info:
         image.info["exif"] = results[0].image.info["exif"]
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    if peak > 1.0:
-        audio = audio / peak
     params = {"mode": "interpolate", "clips": [r.parameters for r in results]}
-    return RiffgenOutput(
-        audio=audio.astype(np.float32), sample_rate=sr, image=image, parameters=params
-    )
+    return RiffgenOutput(audio=limit_peak(audio), sample_rate=sr, image=image, parameters=params)
 
 
 # ---------------------------------------------------------------------------- handlers
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    check_common(args)
-    output_paths(args.output)
+    check_common(args, [args.seed_image])
     if args.loop and args.seed_image:
         raise RiffgenError("--loop makes a clip from text: it cannot start from --seed-image")
     seed_image = read_seed_image(args.seed_image) if args.seed_image else None
     pipe = load_pipeline(args)
+    check_with_pipeline(
+        pipe,
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        seeds=[args.seed],
+        steps=args.steps,
+        guidance=args.guidance,
+        width=args.width,
+        denoising=args.denoising if seed_image is not None else None,
+    )
     if args.loop:
         from riffgen.endless.loop import make_loop
 
@@ -589,14 +559,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    check_common(args)
-    output_paths(args.output)
+    check_common(args, [args.audio, args.seed_image])
     clip = read_clip(
         args.audio, args.seed_image, offset_s=args.offset, duration_s=args.input_duration
     )
     if args.then and clip.audio is None:
         raise RiffgenError("--then needs an audio input (a song to move through prompts)")
+    if clip.audio is not None:  # a whole song is transformed, but its image must fit
+        from riffgen.audio import limits
+
+        limits.check_duration(clip.audio.shape[-1] / clip.sample_rate, what="the input audio")
     pipe = load_pipeline(args)
+    check_with_pipeline(
+        pipe,
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        seeds=[args.seed],
+        steps=args.steps,
+        guidance=args.guidance,
+        denoising=args.denoising,
+    )
     if clip.audio is not None and (args.then or is_longer_than_a_clip(pipe, clip)):
         result = run_transform_long(pipe, clip, [args.prompt, *args.then], args)
     else:
@@ -620,8 +602,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    check_common(args)
-    output_paths(args.output)
+    check_common(args, [args.audio, args.seed_image, args.mask])
     ranges = (args.start, args.end, args.min_hz, args.max_hz)
     if args.mask is None and all(v is None for v in ranges):
         raise RiffgenError("inpaint needs --start/--end, --min-hz/--max-hz or --mask")
@@ -630,8 +611,21 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     clip = read_clip(
         args.audio, args.seed_image, offset_s=args.offset, duration_s=args.input_duration
     )
-    mask = open_image(args.mask) if args.mask else None
+    mask = None
+    if args.mask:
+        from riffgen.audio.image import open_image
+
+        mask = open_image(args.mask)
     pipe = load_pipeline(args)
+    check_with_pipeline(
+        pipe,
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        seeds=[args.seed],
+        steps=args.steps,
+        guidance=args.guidance,
+        denoising=args.denoising,
+    )
     with progress(quiet=args.quiet, desc="inpaint") as callback:
         result = run_inpaint(
             pipe,
@@ -661,20 +655,31 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    check_common(args)
-    output_paths(args.output)
-    if args.clips < 1:
-        raise RiffgenError(f"--clips must be >= 1, got {args.clips}")
+    from riffgen.diffusion.types import PromptInput
+
+    check_common(args, [args.seed_image, args.mask])
     seed_a = args.seed if args.seed_a is None else args.seed_a
     seed_b = seed_a + 1 if args.seed_b is None else args.seed_b
-    for name, value in (("--seed-a", seed_a), ("--seed-b", seed_b)):
-        if value < 0:
-            raise RiffgenError(f"{name} must be >= 0, got {value}")
+    _shared.check_seed("--seed-a", seed_a)
+    _shared.check_seed("--seed-b", seed_b)
     seed_image = read_seed_image(args.seed_image or "og_beat")
-    mask = open_image(args.mask) if args.mask else None
+    mask = None
+    if args.mask:
+        from riffgen.audio.image import open_image
+
+        mask = open_image(args.mask)
     start = PromptInput(args.prompt_a, seed_a, args.negative_prompt, args.denoising, args.guidance)
     end = PromptInput(args.prompt_b, seed_b, args.negative_prompt, args.denoising, args.guidance)
     pipe = load_pipeline(args)
+    check_with_pipeline(
+        pipe,
+        prompt=args.prompt_a,
+        negative_prompt=args.negative_prompt,
+        seeds=[seed_a, seed_b],
+        steps=args.steps,
+        guidance=args.guidance,
+        denoising=args.denoising,
+    )
     with progress(runs=args.clips, quiet=args.quiet, desc="interpolate") as callback:
         result = run_interpolate(
             pipe,

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+from riffgen.cli import _shared
+from riffgen.cli._shared import finite_float
 from riffgen.errors import RiffgenError
+
+if TYPE_CHECKING:
+    from riffgen.evaluation.adherence import AdherenceConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from riffgen.diffusion.schedulers import scheduler_names
-    from riffgen.evaluation.adherence import HELD_OUT_SETS, AdherenceConfig
-
-    d = AdherenceConfig()
+    # Defaults (None here) come from AdherenceConfig when the command runs: importing the
+    # evaluation package to build the parser would slow every `riffgen --help`.
     p = subparsers.add_parser(
         "evaluate",
         help="measure prompt adherence (instrument family, tempo) on held-out prompts",
@@ -27,19 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and chance, and the fraction of rhythmic prompts whose tempo is within 10%%."
         ),
     )
-    p.add_argument("--model", default="mini", metavar="M", help="model (default mini)")
-    p.add_argument("-n", "--n", type=int, default=d.n_per_set, help="prompts per set (20)")
+    p.add_argument("-n", "--n", type=int, default=None, help="prompts per set (20)")
     p.add_argument(
         "--sets",
         nargs="+",
-        default=list(d.prompt_sets),
-        choices=HELD_OUT_SETS,
+        default=None,
         metavar="SET",
-        help=f"prompt sets (default: {' '.join(HELD_OUT_SETS)})",
+        help="prompt sets (default: seen heldout_template heldout_combo)",
     )
-    p.add_argument("--steps", type=int, default=d.steps, help="denoising steps (20)")
-    p.add_argument("--guidance", type=float, default=d.guidance, help="CFG scale (7)")
-    p.add_argument("--seed", type=int, default=d.seed, help="first generation seed (0)")
+    p.add_argument("--steps", type=int, default=None, help="denoising steps (20)")
+    p.add_argument("--guidance", type=finite_float, default=None, help="CFG scale (7)")
+    p.add_argument("--seed", type=int, default=None, help="first generation seed (0)")
     p.add_argument(
         "--classifier",
         default=None,
@@ -47,39 +48,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classifier weights (default: $RIFFGEN_CLASSIFIER or the shipped ones)",
     )
     p.add_argument("--json", default=None, metavar="PATH", help="also write the full report")
-    p.add_argument("--scheduler", default="pndm", choices=scheduler_names(), help="sampler")
-    p.add_argument("--device", default=None, metavar="D", help="cpu, cuda, mps (default auto)")
-    p.add_argument("--dtype", default=None, choices=("auto", "fp32", "fp16", "bf16"))
-    p.add_argument("-q", "--quiet", action="store_true", help="no per-clip progress")
+    _shared.add_model_flags(p, default_model="mini")
+    _shared.add_verbosity(p)
     p.set_defaults(func=_evaluate)
 
 
+def _config(args: argparse.Namespace) -> AdherenceConfig:
+    """The command line over AdherenceConfig's defaults, checked."""
+    from riffgen.evaluation.adherence import AdherenceConfig
+
+    d = AdherenceConfig()
+    config = AdherenceConfig(
+        n_per_set=d.n_per_set if args.n is None else args.n,
+        prompt_sets=d.prompt_sets if args.sets is None else tuple(dict.fromkeys(args.sets)),
+        steps=d.steps if args.steps is None else args.steps,
+        guidance=d.guidance if args.guidance is None else args.guidance,
+        seed=d.seed if args.seed is None else args.seed,
+    )
+    config.check()
+    _shared.check_steps_guidance_seed(
+        argparse.Namespace(steps=config.steps, guidance=config.guidance, seed=config.seed)
+    )
+    return config
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    from riffgen.evaluation.adherence import AdherenceConfig, evaluate_adherence
+    from riffgen.evaluation.adherence import evaluate_adherence
     from riffgen.evaluation.classifier import InstrumentClassifier
     from riffgen.evaluation.report import default_classifier
     from riffgen.synth import fluidsynth_available
 
-    config = AdherenceConfig(
-        n_per_set=args.n,
-        prompt_sets=tuple(dict.fromkeys(args.sets)),
-        steps=args.steps,
-        guidance=args.guidance,
-        seed=args.seed,
-    )
-    config.check()
+    config = _config(args)
+    _shared.check_model_flags(args)
     classifier = (
         InstrumentClassifier.load(args.classifier) if args.classifier else default_classifier()
     )
     if not fluidsynth_available():
         raise RiffgenError("the reference renders need fluidsynth and a GM soundfont: make setup")
-    from riffgen.cli.diffusion import quiet_libraries
-    from riffgen.diffusion.pipeline import RiffgenPipeline
-
-    quiet_libraries()
-    pipe = RiffgenPipeline.from_pretrained(
-        args.model, device=args.device, dtype=args.dtype, scheduler=args.scheduler
-    )
+    pipe = _shared.load_pipeline(args)
 
     def progress(done: int, total: int, prompt: str) -> None:
         print(f"[{done}/{total}] {prompt}", file=sys.stderr, flush=True)
@@ -94,10 +100,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     overall = result.generated.get("all") or next(iter(result.generated.values()))
     print(f"generated: {overall.summary()}")
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from riffgen.files import atomic_outputs
+
         config_json = {**config.__dict__, "scheduler": args.scheduler}
         payload = {"model": args.model, "config": config_json, **result.to_json()}
-        path.write_text(json.dumps(payload, indent=2))
-        print(f"report: {path}")
+        with atomic_outputs([args.json]) as (tmp,):
+            tmp.write_text(json.dumps(payload, indent=2))
+        print(f"report: {args.json}")
     return 0
