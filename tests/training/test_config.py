@@ -64,3 +64,52 @@ def test_missing_and_unknown_format(tmp_path: Path) -> None:
     (tmp_path / "c.ini").write_text("")
     with pytest.raises(RiffgenError, match=".toml, .yaml"):
         TrainConfig.load(tmp_path / "c.ini")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_steps": "ten"}, "setting max_steps must be an integer, got 'ten'"),
+        ({"max_steps": 2.5}, "setting max_steps must be an integer, got 2.5"),
+        ({"lora_rank": True}, "setting lora_rank must be an integer, got True"),
+        ({"ema": 1}, "setting ema must be true or false, got 1"),
+        ({"learning_rate": True}, "setting learning_rate must be a number, got True"),
+        ({"adam_beta1": "high"}, "setting adam_beta1 must be a number, got 'high'"),
+        ({"base": ["a"]}, "setting base must be a string, got ['a']"),
+        (
+            {"lora_targets": ["to_k", 2]},
+            "setting lora_targets must be a list of strings, got ['to_k', 2]",
+        ),
+        ({"validation_prompts": 3}, "setting validation_prompts must be a list of strings, got 3"),
+        ({"max_steps": None}, "setting max_steps cannot be empty"),
+    ],
+)
+def test_bad_value_message_names_the_setting_and_value(settings, message: str) -> None:
+    with pytest.raises(RiffgenError) as info:
+        TrainConfig.from_dict(settings)
+    assert str(info.value) == message
+
+
+def test_loosely_written_values_are_converted() -> None:
+    config = TrainConfig.from_dict(
+        {
+            "max_steps": 1e3,  # TOML/YAML float, whole
+            "learning_rate": "1e-4",  # PyYAML's string for 1e-4
+            "adam_epsilon": 1,
+            "output_dir": 2024,
+            "lora_targets": ("to_k",),
+            "validation_prompts": "jazz",
+        }
+    )
+    assert config.max_steps == 1000 and type(config.max_steps) is int
+    assert config.learning_rate == 1e-4 and type(config.adam_epsilon) is float
+    assert config.output_dir == "2024"
+    assert config.lora_targets == ["to_k"] and config.validation_prompts == ["jazz"]
+
+
+def test_saved_toml_keeps_unset_values_as_comments(tmp_path: Path) -> None:
+    path = TrainConfig(validation_prompts=['say "hi"', "ü"]).save(tmp_path / "c.toml")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# riffgen train settings")
+    assert "# learning_rate = (unset)" in text
+    assert TrainConfig.load(path) == TrainConfig(validation_prompts=['say "hi"', "ü"])

@@ -1,17 +1,25 @@
-"""Training settings: a dataclass read from TOML or YAML, overridden from the command line."""
+"""Training settings: a dataclass read from TOML, YAML or JSON, overridden from the command line.
+
+Values are checked by pydantic (strictly, with the few conversions settings files need) and
+written as TOML by tomli-w.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import pydantic
+import tomli_w
+from pydantic import BeforeValidator, Strict
 
 from riffgen.errors import RiffgenError
 from riffgen.files import atomic_path
@@ -22,62 +30,107 @@ PREDICTION_TYPES = ("epsilon", "v_prediction")
 DEFAULT_LORA_TARGETS = ("to_k", "to_q", "to_v", "to_out.0")
 
 
+# Field types as pydantic checks them: strictly (a bool is no number, "ten" no count), plus the
+# few conversions that settings files need.
+def _whole_float_to_int(value: Any) -> Any:
+    # TOML and YAML read 1e3 as a float; a whole one is a fine count.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _numeric_string_to_float(value: Any) -> Any:
+    # PyYAML (YAML 1.1) reads 1e-4, with no dot, as a string.
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _number_to_str(value: Any) -> Any:
+    # An unquoted name or revision that looks like a number (output_dir = 2024).
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _one_string_to_list(value: Any) -> Any:
+    # validation_prompts = "jazz" means one prompt.
+    if isinstance(value, str):
+        return [value]
+    return list(value) if isinstance(value, tuple) else value
+
+
+Int = Annotated[int, Strict(), BeforeValidator(_whole_float_to_int)]
+Float = Annotated[float, Strict(), BeforeValidator(_numeric_string_to_float)]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict(), BeforeValidator(_number_to_str)]
+Strings = Annotated[list[Annotated[str, Strict()]], Strict(), BeforeValidator(_one_string_to_list)]
+
+# What a pydantic error type means, in the words of riffgen's messages.
+_EXPECTED = {
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list of strings",
+}
+
+
 @dataclass
 class TrainConfig:
     """Everything ``riffgen train`` needs. Steps count optimizer updates (after accumulation)."""
 
     # Data, model, output.
-    dataset: str = ""  # folder written by prepare-dataset (imagefolder with metadata.jsonl)
-    base: str = ""  # diffusers folder, .safetensors/.ckpt file or hub id to start from
-    output_dir: str = ""
+    dataset: Str = ""  # folder written by prepare-dataset (imagefolder with metadata.jsonl)
+    base: Str = ""  # diffusers folder, .safetensors/.ckpt file or hub id to start from
+    output_dir: Str = ""
 
     # What to train: the whole UNet (lora_rank 0) or LoRA adapters of this rank.
-    lora_rank: int = 0
-    lora_alpha: float | None = None  # None: = rank (scale 1)
-    lora_dropout: float = 0.0
-    lora_targets: list[str] = field(default_factory=lambda: list(DEFAULT_LORA_TARGETS))
+    lora_rank: Int = 0
+    lora_alpha: Float | None = None  # None: = rank (scale 1)
+    lora_dropout: Float = 0.0
+    lora_targets: Strings = field(default_factory=lambda: list(DEFAULT_LORA_TARGETS))
 
     # Optimisation.
-    max_steps: int = 1000
-    batch_size: int = 1
-    gradient_accumulation_steps: int = 1
-    learning_rate: float | None = None  # None: 1e-4 for LoRA, 1e-5 for the full UNet
-    lr_scheduler: str = "constant"
-    warmup_steps: int = 0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_weight_decay: float = 1e-2
-    adam_epsilon: float = 1e-8
-    max_grad_norm: float = 1.0
-    mixed_precision: str = "no"
-    gradient_checkpointing: bool = False
-    seed: int = 0
+    max_steps: Int = 1000
+    batch_size: Int = 1
+    gradient_accumulation_steps: Int = 1
+    learning_rate: Float | None = None  # None: 1e-4 for LoRA, 1e-5 for the full UNet
+    lr_scheduler: Str = "constant"
+    warmup_steps: Int = 0
+    adam_beta1: Float = 0.9
+    adam_beta2: Float = 0.999
+    adam_weight_decay: Float = 1e-2
+    adam_epsilon: Float = 1e-8
+    max_grad_norm: Float = 1.0
+    mixed_precision: Str = "no"
+    gradient_checkpointing: Bool = False
+    seed: Int = 0
 
     # Diffusion objective.
-    prediction_type: str | None = None  # None: the scheduler config's (epsilon for SD1.x)
-    caption_dropout: float = 0.0  # probability of training on the empty prompt (for CFG)
-    noise_offset: float = 0.0
-    ema: bool = False
-    ema_decay: float = 0.9999
-    cache_latents: bool = False  # encode every image once (the VAE is frozen)
+    prediction_type: Str | None = None  # None: the scheduler config's (epsilon for SD1.x)
+    caption_dropout: Float = 0.0  # probability of training on the empty prompt (for CFG)
+    noise_offset: Float = 0.0
+    ema: Bool = False
+    ema_decay: Float = 0.9999
+    cache_latents: Bool = False  # encode every image once (the VAE is frozen)
 
     # Checkpoints and resuming.
-    checkpoint_every: int = 500  # 0: only the final output
-    checkpoints_limit: int | None = 3  # keep this many newest checkpoints; None: all
-    resume: str | None = None  # "latest" or a checkpoint folder
+    checkpoint_every: Int = 500  # 0: only the final output
+    checkpoints_limit: Int | None = 3  # keep this many newest checkpoints; None: all
+    resume: Str | None = None  # "latest" or a checkpoint folder
 
     # Validation and logging.
-    validation_prompts: list[str] = field(default_factory=list)
-    validation_every: int = 0  # steps; 0: only after training (when prompts are given)
-    validation_steps: int = 25  # denoising steps per validation render
-    validation_guidance: float = 7.0
-    validation_seed: int = 0
-    probe_every: int = 0  # steps; loss at fixed noise and timesteps on a fixed batch
-    log_every: int = 10
-    device: str | None = None  # None: accelerate's choice (GPU when there is one)
-    cpu_threads: int | None = None  # torch intra-op threads; None: torch's default
-    num_workers: int = 0
-    progress: bool = True
+    validation_prompts: Strings = field(default_factory=list)
+    validation_every: Int = 0  # steps; 0: only after training (when prompts are given)
+    validation_steps: Int = 25  # denoising steps per validation render
+    validation_guidance: Float = 7.0
+    validation_seed: Int = 0
+    probe_every: Int = 0  # steps; loss at fixed noise and timesteps on a fixed batch
+    log_every: Int = 10
+    device: Str | None = None  # None: accelerate's choice (GPU when there is one)
+    cpu_threads: Int | None = None  # torch intra-op threads; None: torch's default
+    num_workers: Int = 0
+    progress: Bool = True
 
     def __post_init__(self) -> None:
         self.validate()
@@ -154,7 +207,6 @@ class TrainConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Settings from a mapping; keys may use dashes; unknown keys are refused."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         unknown = []
         for raw_key, value in data.items():
@@ -162,7 +214,7 @@ class TrainConfig:
             if key not in fields:
                 unknown.append(str(raw_key))
                 continue
-            values[key] = _coerce(key, value, hints[key])
+            values[key] = _check_value(key, value)
         if unknown:
             raise RiffgenError(
                 f"unknown training setting(s): {', '.join(sorted(unknown))}"
@@ -228,69 +280,36 @@ def read_settings_file(path: str | Path) -> Mapping[str, Any]:
     return data
 
 
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Check ``value`` against the field type; ints are accepted for floats."""
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    if value is None:
-        if optional:
-            return None
-        raise RiffgenError(f"setting {key} cannot be empty")
-    base = hint
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        base = next(a for a in args if a is not type(None))
-    if typing.get_origin(base) is list:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise RiffgenError(f"setting {key} must be a list of strings, got {value!r}")
-        return list(value)
-    if base is bool:
-        if isinstance(value, bool):
-            return value
-        raise RiffgenError(f"setting {key} must be true or false, got {value!r}")
-    if base is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise RiffgenError(f"setting {key} must be an integer, got {value!r}")
-    if base is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)  # YAML reads 1e-4 as a string
-            except ValueError:
-                pass
-        raise RiffgenError(f"setting {key} must be a number, got {value!r}")
-    if base is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        raise RiffgenError(f"setting {key} must be a string, got {value!r}")
-    return value
+@functools.cache
+def _adapters() -> dict[str, pydantic.TypeAdapter]:
+    """One pydantic validator per TrainConfig field (built on first use: a few ms each)."""
+    hints = typing.get_type_hints(TrainConfig, include_extras=True)
+    return {f.name: pydantic.TypeAdapter(hints[f.name]) for f in dataclasses.fields(TrainConfig)}
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+def _check_value(key: str, value: Any) -> Any:
+    """``value`` as the type of field ``key``, or a one-line :class:`RiffgenError`.
+
+    Fields are checked one by one, so that TrainConfig's own checks (``validate``) still run in
+    its constructor, and raise as they always did.
+    """
+    try:
+        return _adapters()[key].validate_python(value)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        if value is None:
+            raise RiffgenError(f"setting {key} cannot be empty") from None
+        kind = "list_type" if error["loc"] else error["type"]  # loc: the index of a bad item
+        expected = _EXPECTED.get(kind, error["msg"])
+        raise RiffgenError(f"setting {key} {expected}, got {value!r}") from None
 
 
 def to_toml(config: TrainConfig) -> str:
     """The settings as a flat TOML document (unset optional values as comments)."""
     lines = ["# riffgen train settings (load with: riffgen train --config THIS_FILE)"]
     for key, value in config.to_dict().items():
-        if value is None:
-            lines.append(f"# {key} = (unset)")
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
+        # TOML has no null: an unset value stays a comment, and loads as the default (None).
+        lines.append(
+            f"# {key} = (unset)" if value is None else tomli_w.dumps({key: value}).rstrip()
+        )
     return "\n".join(lines) + "\n"
