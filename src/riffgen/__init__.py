@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from riffgen.errors import RiffgenError
 
 if TYPE_CHECKING:
-    from riffgen.audio import (
+    from riffgen.audio import (  # noqa: F401  (re-exported lazily, see __getattr__)
         SpectrogramParams,
         audio_to_image,
         image_to_audio,

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from riffgen.diffusion.prompts import max_length as prompt_max_length
 from riffgen.errors import RiffgenError
 from riffgen.training.config import TrainConfig
 from riffgen.training.data import SpectrogramDataset, StepSampler, collate
@@ -271,8 +272,7 @@ class Trainer:
         if missing:
             tokenizer = self.components.tokenizer
             encoder = self.components.text_encoder
-            max_length = tokenizer.model_max_length
-            max_length = max_length if 0 < max_length <= 1024 else 77  # sentence encoders: no limit
+            max_length = prompt_max_length(tokenizer, encoder)  # unset/absurd -> the encoder's
             tokens = tokenizer(
                 missing,
                 padding="max_length",
