@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from riffgen.audio.params import SpectrogramParams
 from riffgen.diffusion.fake import FakePipeline
@@ -14,6 +15,7 @@ from riffgen.endless.loop import (
     circular_istft,
     circular_stft,
     circular_width,
+    loop_audio,
 )
 from riffgen.endless.metrics import seam_report
 from riffgen.endless.transform import prompt_at, transform_long, window_starts
@@ -133,3 +135,21 @@ def test_loop_audio_seam_no_worse_than_inside():
     two = np.concatenate([wav, wav])
     rep = seam_report(two, [n])
     assert rep.jump_ratio <= 1.0 and rep.flux_ratio <= 1.0, rep
+
+
+def test_circular_width_uses_public_hooks_and_nests():
+    conv = torch.nn.Conv2d(2, 2, (3, 5), padding=(1, 2))
+    x = torch.randn(1, 2, 6, 10)
+    with torch.no_grad(), circular_width(conv) as n, circular_width(conv) as inner:
+        assert (n, inner) == (1, 0)  # the inner block leaves the already wrapped conv alone
+        assert conv.padding == (0, 0) and len(conv._forward_pre_hooks) == 1
+        assert conv(x).shape == (1, 2, 6, 10)
+    assert conv.padding == (1, 2) and not conv._forward_pre_hooks
+
+
+def test_loop_decode_is_bounded():
+    image = Image.new("L", (64, 512), 128)
+    with pytest.raises(RiffgenError, match="0 to 1000"):
+        loop_audio(image, n_iter=10**9)
+    with pytest.raises(RiffgenError, match="px wide"):
+        loop_audio(Image.new("L", (100_000, 16), 255))

@@ -10,16 +10,24 @@ import numpy as np
 import torch
 from PIL import Image
 
-from riffgen.audio.image import image_from_mel, mel_from_image, params_from_image
+from riffgen.audio.image import (
+    image_from_mel,
+    mel_from_image,
+    params_from_image,
+    resize_mel_height,
+)
 from riffgen.audio.io import resample
 from riffgen.audio.limits import check_duration, check_image_size, check_work
 from riffgen.audio.mix import PEAK_DBFS, normalize_peak
 from riffgen.audio.params import SpectrogramParams
 from riffgen.audio.phase import reconstruct
 from riffgen.audio.spectrogram import griffin_lim_original, magnitude_from_mel, mel_spectrogram
+from riffgen.audio.vocoder import vocode_or_none
 from riffgen.errors import RiffgenError
 
 ALGORITHMS = ("riffgen", "original")
+# ``decoder=`` names: "griffin-lim" is riffgen's fast phase recovery (algorithm "riffgen").
+DECODERS = ("vocoder", "griffin-lim", "original")
 __all__ = ["ALGORITHMS", "PEAK_DBFS", "audio_to_image", "image_to_audio", "normalize_peak"]
 
 
@@ -77,6 +85,7 @@ def image_to_audio(
     device: str | torch.device | None = None,
     algorithm: str = "riffgen",
     progress: Callable[[int, int], None] | None = None,
+    decoder: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """Spectrogram image (or any picture) -> ``(samples float32 [channels, n], sample_rate)``.
 
@@ -89,6 +98,11 @@ def image_to_audio(
     ``params.num_griffin_lim_iters`` sets the iteration budget; ``seed`` makes the random
     initial phase reproducible (same seed, same audio). ``progress(done, total)`` is called
     after every iteration.
+
+    ``decoder`` (overrides ``algorithm``) is ``"griffin-lim"`` (= ``"riffgen"``),
+    ``"original"`` or ``"vocoder"``: riffgen's neural vocoder (:mod:`riffgen.audio.vocoder`,
+    deterministic, one network pass). When its weights are unusable or the image is in a
+    format it was not trained for, it says why once on stderr and uses ``"griffin-lim"``.
     """
     # Everything below is sized by these: check them before any pixel is decoded.
     check_image_size(image.width, image.height)
@@ -97,18 +111,26 @@ def image_to_audio(
         raise RiffgenError(
             f"image is {image.width} column wide: at least 2 columns are needed for any audio"
         )
+    if decoder is not None:
+        if decoder not in DECODERS:
+            raise RiffgenError(f"unknown decoder {decoder!r}: use one of {', '.join(DECODERS)}")
+        algorithm = "original" if decoder == "original" else "riffgen"
     if algorithm not in ALGORITHMS:
         raise RiffgenError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
     check_work(params, columns=image.width)
     dev = _device(device)
     mel = mel_from_image(image, params)
     if mel.shape[1] != params.num_frequencies:
-        mel = _resize_height(mel, params.num_frequencies)
+        mel = resize_mel_height(mel, height=params.num_frequencies)
     # Random numbers come from a CPU generator so a seed gives the same audio on every device.
     generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
     mel_t = torch.from_numpy(mel).to(dev)
     with torch.inference_mode():
-        if algorithm == "original":
+        wav = vocode_or_none(mel_t, params) if decoder == "vocoder" else None
+        if wav is not None:
+            if progress is not None:
+                progress(1, 1)
+        elif algorithm == "original":
             magnitude = magnitude_from_mel(mel_t, params)
             wav = griffin_lim_original(
                 magnitude, params, n_iter=params.num_griffin_lim_iters, generator=generator
@@ -117,12 +139,3 @@ def image_to_audio(
             wav = reconstruct(mel_t, params, generator=generator, progress=progress)
     wav = wav.float().cpu().numpy()
     return normalize_peak(wav), params.sample_rate
-
-
-def _resize_height(mel: np.ndarray, height: int) -> np.ndarray:
-    """Resample ``(channels, h, w)`` along frequency to ``height`` rows (area-preserving shape)."""
-    t = torch.from_numpy(mel)[None]
-    out = torch.nn.functional.interpolate(
-        t, size=(height, mel.shape[-1]), mode="bilinear", align_corners=False
-    )
-    return out[0].clamp_min(0).numpy()

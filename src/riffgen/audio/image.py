@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from riffgen.audio.limits import check_image_size
@@ -106,3 +107,13 @@ def mel_from_image(
     data = pixels.transpose(2, 0, 1).astype(np.float32)
     data = ((255.0 - data) / 255.0) ** (1.0 / params.power_for_image)
     return np.ascontiguousarray(data * max_value, dtype=np.float32)
+
+
+def resize_mel_height(mel: np.ndarray, *, height: int) -> np.ndarray:
+    """Resample a spectrogram ``(channels, h, w)`` along frequency to ``height`` rows
+    (bilinear, clamped >= 0): pictures of another height than the mel count."""
+    t = torch.from_numpy(mel)[None]
+    out = torch.nn.functional.interpolate(
+        t, size=(height, mel.shape[-1]), mode="bilinear", align_corners=False
+    )
+    return out[0].clamp_min(0).numpy()

@@ -26,11 +26,12 @@ from PIL import Image
 
 from riffgen.audio.image import params_from_image
 from riffgen.audio.params import SpectrogramParams
-from riffgen.diffusion.types import PromptInput, RiffgenOutput, to_jsonable
+from riffgen.diffusion.types import PromptInput, RiffgenOutput
 from riffgen.endless.schedule import ClipSpec, JamPrompt, JamSchedule
 from riffgen.endless.seeds import SeedImage, get_seed_image
 from riffgen.endless.stitch import Stitcher, loop_period
 from riffgen.errors import RiffgenError
+from riffgen.serialize import jsonable_only, to_jsonable
 
 
 class ClipMaker(Protocol):
@@ -141,19 +142,10 @@ class JamClip:
                 "start": self.start,
                 "end": self.end,
                 "seed_image": self.seed_image,
-                "parameters": _jsonable_only(self.output.parameters),
+                "parameters": jsonable_only(self.output.parameters),
                 **self.extra,
             }
         )
-
-
-def _jsonable_only(params: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in (params or {}).items():
-        value = to_jsonable(value)
-        if isinstance(value, str | int | float | bool | list | dict) or value is None:
-            out[str(key)] = value
-    return out
 
 
 class JamEngine:
