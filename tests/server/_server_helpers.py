@@ -13,8 +13,8 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from riffgen.server import DictSeedRegistry, ModelWorker, ServerConfig, WorkerPool, create_app
 from riffgen.diffusion.fake import FakePipeline
+from riffgen.server import DictSeedRegistry, ModelWorker, ServerConfig, WorkerPool, create_app
 from riffgen.server.seeds import builtin_mask
 
 
@@ -63,6 +63,8 @@ def make_client(
     pool = WorkerPool(
         [ModelWorker(pipeline, max_queue=max_queue, device=f"cpu:{i}") for i in range(workers)]
     )
+    # TestClient sends ``Host: testserver``, a name the server must be told it answers to.
+    config.setdefault("allowed_hosts", ("testserver",))
     app = create_app(
         pool, registry or small_seed_registry(), ServerConfig(max_queue=max_queue, **config)
     )

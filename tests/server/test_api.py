@@ -11,8 +11,8 @@ from _server_helpers import compat_body, decode_data_url, make_client, png_bytes
 from PIL import Image
 
 from riffgen.audio import SpectrogramParams
-from riffgen.diffusion.types import PromptInput
 from riffgen.diffusion.fake import FakePipeline
+from riffgen.diffusion.types import PromptInput
 
 SMALL_PARAMS = SpectrogramParams(num_frequencies=64, num_griffin_lim_iters=8)
 

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from riffgen.audio import SpectrogramParams
-from riffgen.server import ModelWorker, ServerConfig, WorkerPool, create_app
 from riffgen.diffusion.fake import FakePipeline
+from riffgen.server import ModelWorker, ServerConfig, WorkerPool, create_app
 
 # 64 frequency bins and 8 Griffin-Lim iterations keep every decode in the millisecond range, so
 # the examples go to the request handling rather than to the DSP (which has its own tests).
@@ -36,7 +36,13 @@ POOL = WorkerPool([ModelWorker(FakePipeline(params=SMALL_PARAMS), max_queue=4)])
 APP = create_app(
     POOL,
     small_seed_registry(),
-    ServerConfig(max_queue=4, max_width=512, max_audio_s=10.0, model_name="fake"),
+    ServerConfig(
+        max_queue=4,
+        max_width=512,
+        max_audio_s=10.0,
+        model_name="fake",
+        allowed_hosts=("testserver",),  # the Host of schemathesis' ASGI client
+    ),
     serve_static=False,
 )
 

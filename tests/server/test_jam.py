@@ -114,3 +114,37 @@ def test_jam_session_limit_and_api_key():
                 with c.websocket_connect("/api/v1/jam?api_key=k") as ws2:
                     ws2.receive_json()
             assert busy.value.code == 1013
+
+
+def test_jam_survives_client_mistakes(caplog):
+    """Regression: a binary frame closed the session with 1011 (KeyError 'text' in the log) and
+    30,000 "[" logged a RecursionError. Each mistake now gets an error and the session goes on."""
+    mistakes = [
+        ("bytes", b"\x00\x01binary"),
+        ("text", "[" * 30_000),
+        ("text", '{"type": "start", "prompts": ' + "[" * 30_000 + "]" * 30_000 + "}"),
+        ("text", "x" * 200_000),
+        ("text", '{"type": "played", "seq": ' + "9" * 5_000 + "}"),  # int too long to convert
+        ("text", '{"type": ["start"]}'),
+        ("text", '{"type": "' + "a" * 60_000 + '"}'),
+        ("text", '{"type": "start", "prompts": ["x"], "bpm": NaN}'),
+        ("text", '{"type": "start", "prompts": ["x"], "num_inference_steps": 1e400}'),
+        ("text", '"start"'),
+        ("text", "\ud800"),
+    ]
+    with (
+        caplog.at_level("INFO", logger="riffgen.server"),
+        make_client(FakePipeline()) as c,
+        c.websocket_connect("/api/v1/jam") as ws,
+    ):
+        for kind, payload in mistakes:
+            if kind == "bytes":
+                ws.send_bytes(payload)
+            else:
+                ws.send_text(payload)
+            error = receive(ws, "error")
+            assert error["message"], payload[:40]
+        ws.send_json(START)
+        assert receive(ws, "started")
+        assert receive(ws, "clip")["seq"] == 0
+    assert not [r for r in caplog.records if r.levelno >= 40 or r.exc_info], caplog.text

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from _server_helpers import compat_body, make_client
 
-from riffgen.server import ModelWorker, WorkerPool
 from riffgen.diffusion.fake import FakePipeline
+from riffgen.server import ModelWorker, WorkerPool
 from riffgen.server.worker import JobCancelledError, JobTimeoutError, QueueFullError
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -81,6 +83,37 @@ def audio_info(path: str | os.PathLike[str]) -> dict[str, object]:
         "frames": info.frames,
         "duration": f"{info.frames / info.samplerate:.2f} s",
     }
+
+
+@dataclass(frozen=True)
+class AudioProbe:
+    """What an audio file's header states: format, rate (Hz), channels and length in frames."""
+
+    format: str
+    subtype: str
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def probe_audio(source: str | os.PathLike[str] | BinaryIO) -> AudioProbe:
+    """Read only the header of an audio file (a path or a binary file object).
+
+    A few hundred KB of FLAC can hold an hour of silence, so callers with limits check the
+    length here before decoding anything. A file object is left at an unspecified position.
+    """
+    try:
+        with sf.SoundFile(source) as f:
+            probe = AudioProbe(f.format, f.subtype, f.samplerate, f.channels, f.frames)
+    except Exception as exc:  # libsndfile raises a zoo of types for broken files
+        raise RiffgenError(f"not a readable audio file ({_one_line(exc)})") from None
+    if probe.sample_rate <= 0 or probe.channels <= 0:
+        raise RiffgenError("not a readable audio file (no sample rate or channels)")
+    return probe
 
 
 def _one_line(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ from riffgen.server.middleware import ApiKeyMiddleware, BodyLimitMiddleware, Req
 from riffgen.server.pool import WorkerPool
 from riffgen.server.routes import ROUTERS
 from riffgen.server.routes.static import mount_web_app
+from riffgen.server.security import SiteGuardMiddleware
 from riffgen.server.seeds import SeedRegistry
 from riffgen.server.state import AppState
 
@@ -47,7 +48,17 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
 
-    # Middleware: the last added runs first.
+    # Middleware, the last added runs first: log, site guard, CORS (answers preflights, which
+    # carry no API key), API key, body limits.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        upload_limit=config.max_upload_bytes,
+        json_limit=config.max_json_bytes,
+        idle_timeout_s=config.body_idle_timeout_s,
+        total_timeout_s=config.body_timeout_s,
+    )
+    if config.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -57,10 +68,12 @@ def create_app(
             expose_headers=["retry-after", "x-duration-s", "x-elapsed-s"],
         )
     app.add_middleware(
-        BodyLimitMiddleware, upload_limit=config.max_upload_bytes, json_limit=config.max_json_bytes
+        SiteGuardMiddleware,
+        allowed_hosts=config.allowed_hosts,
+        allowed_origins=(*config.allowed_origins, *config.cors_origins),
+        max_headers=config.max_headers,
+        max_header_bytes=config.max_header_bytes,
     )
-    if config.api_key:
-        app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
     app.add_middleware(RequestLogMiddleware)
     if serve_static:
         mount_web_app(app)

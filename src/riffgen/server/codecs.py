@@ -34,12 +34,21 @@ def encode_audio(samples: np.ndarray, sample_rate: int, fmt: AudioFormat) -> byt
     return buffer.getvalue()
 
 
-def decode_audio(data: bytes, *, field: str = "file") -> tuple[np.ndarray, int]:
-    """Audio file bytes (anything libsndfile reads: WAV, FLAC, OGG, MP3) -> ``([ch, n], sr)``."""
+def decode_audio(
+    data: bytes, *, field: str = "file", start_frame: int = 0, max_frames: int = -1
+) -> tuple[np.ndarray, int]:
+    """Audio file bytes (anything libsndfile reads: WAV, FLAC, OGG, MP3) -> ``([ch, n], sr)``.
+
+    Only frames ``start_frame`` to ``start_frame + max_frames`` are decoded (``-1``: to the end).
+    """
     if not data:
         raise RiffgenError(f"{field}: empty upload")
     try:
-        samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            if start_frame:
+                f.seek(start_frame)
+            samples = f.read(max_frames, dtype="float32", always_2d=True)
+            sr = f.samplerate
     except Exception as exc:  # libsndfile raises a zoo of types for broken files
         raise RiffgenError(f"{field}: not a readable audio file ({_short(exc)})") from None
     if samples.shape[0] == 0:

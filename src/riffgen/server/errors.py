@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,10 @@ from riffgen.server.worker import (
 
 log = logging.getLogger("riffgen.server")
 
+# Absolute POSIX paths of two or more parts, and Windows drive paths. A "/" right after a word
+# character, ":" or "/" starts no path, so MIME types ("audio/wav") and URLs are left alone.
+_PATH_RE = re.compile(r"(?<![\w:/])/(?:[\w.~+\-]+/)+[\w.~+\-]*|\b[A-Za-z]:\\[^\s'\"]+")
+
 
 class FieldError(RiffgenError):
     """Bad value of one request field: answered 422 with the field's location."""
@@ -31,8 +36,19 @@ class FieldError(RiffgenError):
         self.loc = list(loc)
 
 
+def redact_paths(text: str) -> str:
+    """``text`` with local file paths cut to their last part, so that no answer reveals the
+    server's file system (a model folder, the install location)."""
+
+    def last_part(match: re.Match[str]) -> str:
+        parts = [p for p in re.split(r"[/\\]", match.group(0)) if p]
+        return f".../{parts[-1]}" if parts else "..."
+
+    return _PATH_RE.sub(last_part, text)
+
+
 def error_body(loc: Sequence[Any], msg: str, kind: str = "value_error") -> dict[str, Any]:
-    return {"detail": [{"loc": list(loc), "msg": msg, "type": kind}]}
+    return {"detail": [{"loc": list(loc), "msg": redact_paths(msg), "type": kind}]}
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -41,6 +41,7 @@ from riffgen.endless import JamConfig, JamEngine, JamPrompt, pipeline_clip_maker
 from riffgen.errors import RiffgenError
 from riffgen.serialize import to_jsonable
 from riffgen.server.codecs import AUDIO_MIME, data_url, encode_audio, encode_image
+from riffgen.server.errors import redact_paths
 from riffgen.server.schemas import MAX_PROMPT_CHARS, MAX_SEED
 from riffgen.server.seeds import NAME_PATTERN
 from riffgen.server.state import AppState
@@ -189,12 +190,12 @@ class JamSession:
                 continue
             except (JobTimeoutError, JobCancelledError) as exc:
                 # The engine's generator died with the job; continue from its schedule.
-                await self.send({"type": "error", "message": f"clip failed: {exc}", "loc": []})
+                await self.error(f"clip failed: {exc}")
                 self.iterator = self.engine.clips()
                 await asyncio.sleep(1.0)
                 continue
             except RiffgenError as exc:
-                await self.send({"type": "error", "message": str(exc), "loc": []})
+                await self.error(str(exc))
                 self.engine = None
                 continue
             message["restart"] = self.restart
@@ -236,7 +237,7 @@ class JamSession:
         elif kind == "stop":
             return False
         else:
-            raise _Bad(f"unknown message type {kind!r}", ["type"])
+            raise _Bad(f"unknown message type {kind[:40]!r}", ["type"])
         return True
 
     async def _restart_engine(
@@ -277,24 +278,43 @@ class JamSession:
     async def run(self) -> None:
         try:
             while True:
-                text = await self.ws.receive_text()
-                if len(text) > MAX_MESSAGE_BYTES:
-                    await self.send({"type": "error", "message": "message too large", "loc": []})
-                    continue
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
                 try:
-                    data = json.loads(text)
-                    if not isinstance(data, dict):
-                        raise _Bad("messages are JSON objects")
-                    if not await self.handle(data):
+                    if not await self.handle(parse_message(message)):
                         break
-                except json.JSONDecodeError:
-                    await self.send({"type": "error", "message": "not JSON", "loc": []})
                 except _Bad as exc:
-                    await self.send({"type": "error", "message": str(exc), "loc": exc.loc})
+                    await self.error(str(exc), exc.loc)
+                except RiffgenError as exc:
+                    await self.error(str(exc))
         except WebSocketDisconnect:
             pass
         finally:
             await self._stop_generator()
+
+    async def error(self, message: str, loc: list[Any] | None = None) -> None:
+        await self.send({"type": "error", "message": redact_paths(message), "loc": loc or []})
+
+
+def parse_message(message: dict[str, Any]) -> dict[str, Any]:
+    """One websocket frame -> the client's JSON object; ``_Bad`` for anything else."""
+    text = message.get("text")
+    if text is None:
+        raise _Bad("binary frames are not understood: send JSON text")
+    if len(text) > MAX_MESSAGE_BYTES or len(text.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
+        raise _Bad(f"message too large (at most {MAX_MESSAGE_BYTES // 1024} KiB)")
+    try:
+        data = json.loads(text)
+    except RecursionError:  # e.g. 30,000 "[": the parser gives up, the session goes on
+        raise _Bad("message nested too deeply") from None
+    except ValueError:  # not JSON, or an integer of more digits than Python converts
+        raise _Bad("not JSON") from None
+    if not isinstance(data, dict):
+        raise _Bad("messages are JSON objects")
+    if not isinstance(data.get("type"), str):
+        raise _Bad("type must be a string", ["type"])
+    return data
 
 
 def _no_pipeline(*_args: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Plain ASGI middleware: one log line per request, body size limits, the API key.
+"""Plain ASGI middleware: one log line per request, body size and time limits, the API key.
 
 Pure ASGI (not BaseHTTPMiddleware) so streaming, websockets and disconnect detection keep
 working and the body limit applies while bytes arrive, not after they were all buffered.
@@ -6,6 +6,7 @@ working and the body limit applies while bytes arrive, not after they were all b
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -80,12 +81,25 @@ class RequestLogMiddleware:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies over the limit: multipart uploads get ``upload_limit``, others ``json_limit``."""
+    """Bounds request bodies in size and time: 413 over the limit (multipart uploads get
+    ``upload_limit``, others ``json_limit``), 408 when the body arrives too slowly (a pause of
+    ``idle_timeout_s``, or ``total_timeout_s`` for all of it), so a client cannot hold a
+    connection by sending a byte now and then."""
 
-    def __init__(self, app: ASGIApp, *, upload_limit: int, json_limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        upload_limit: int,
+        json_limit: int,
+        idle_timeout_s: float = 15.0,
+        total_timeout_s: float = 120.0,
+    ) -> None:
         self.app = app
         self.upload_limit = upload_limit
         self.json_limit = json_limit
+        self.idle_timeout_s = idle_timeout_s
+        self.total_timeout_s = total_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
@@ -108,27 +122,40 @@ class BodyLimitMiddleware:
         received = 0
         started = False
         refused = False
+        body_done = False
+        deadline = time.monotonic() + self.total_timeout_s
+
+        async def refuse(status: int, body: dict[str, Any]) -> dict[str, Any]:
+            # Answer ourselves and tell the app the client left: an exception raised here
+            # would be turned into a 400 by the body parser.
+            nonlocal refused
+            refused = True
+            if not started:
+                await _send_json(send, status, body, [(b"connection", b"close")])
+            return {"type": "http.disconnect"}
 
         async def limited_receive() -> dict[str, Any]:
-            # Answer 413 ourselves and tell the app the client left: an exception raised here
-            # would be turned into a 400 by the body parser.
-            nonlocal received, refused
+            nonlocal received, body_done
             if refused:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            if body_done:  # only a disconnect can follow: no timeout
+                return await receive()
+            wait_s = min(self.idle_timeout_s, deadline - time.monotonic())
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(wait_s, 0.0))
+            except TimeoutError:
+                return await refuse(408, {"detail": "request body arrived too slowly"})
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > limit:
-                    refused = True
-                    if not started:
-                        await _send_json(send, 413, too_large, [(b"connection", b"close")])
-                    return {"type": "http.disconnect"}
+                    return await refuse(413, too_large)
             return message
 
         async def send_wrapper(message: dict[str, Any]) -> None:
             nonlocal started
             if refused:
-                return  # the 413 has been sent; drop whatever the app answers
+                return  # the 408/413 has been sent; drop whatever the app answers
             if message["type"] == "http.response.start":
                 started = True
             await send(message)

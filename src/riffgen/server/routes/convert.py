@@ -34,7 +34,7 @@ async def image_to_audio_route(
     format: Fmt = "wav",
     response: ResponseQuery = "json",
 ) -> Response:
-    picture = upload_image(state, await read_upload(image, "image"), "image")
+    picture = await upload_image(state, await read_upload(image, "image"), "image")
     params = state.params
 
     def call(_pipe, _cb) -> RiffgenOutput:
@@ -63,7 +63,8 @@ async def audio_to_image_route(
     start_s: Seconds = 0.0,
     duration_s: OptSeconds = None,
 ) -> Response:
-    samples, sr = upload_audio(state, await read_upload(file, "file"), "file", start_s, duration_s)
+    data = await read_upload(file, "file")
+    samples, sr = await upload_audio(state, data, "file", start_s, duration_s)
     params = state.params
 
     def job(_pipe, _cb) -> bytes:

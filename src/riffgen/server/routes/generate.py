@@ -102,7 +102,7 @@ async def audio_to_audio(
 ) -> Response:
     steps = state.check_steps(num_inference_steps, ["body", "num_inference_steps"])
     data = await read_upload(file, "file")
-    samples, sr = upload_audio(state, data, "file", start_s, duration_s)
+    samples, sr = await upload_audio(state, data, "file", start_s, duration_s)
     width = state.params.width_for_duration(samples.shape[1] / sr)
     state.check_width(min(width, 10**6), ["body", "file"])
 
@@ -148,15 +148,17 @@ async def inpaint(
     if (file is None) == (image is None):
         raise FieldError(["body", "file"], "upload either file (audio) or image (spectrogram)")
     if image is not None:
-        init = upload_image(state, await read_upload(image, "image"), "image").convert("RGB")
+        picture = await upload_image(state, await read_upload(image, "image"), "image")
+        init = picture.convert("RGB")
     else:
-        samples, sr = upload_audio(state, await read_upload(file, "file"), "file", 0.0, None)
+        samples, sr = await upload_audio(state, await read_upload(file, "file"), "file", 0.0, None)
         init = await run_in_threadpool(audio_to_image, samples, sr, params)
     state.check_width(init.width, ["body", "image" if image is not None else "file"])
     total_s = params.num_samples(init.width) / params.sample_rate
     mask_image = None
     if mask is not None:
-        mask_image = upload_image(state, await read_upload(mask, "mask"), "mask").convert("L")
+        drawn = await upload_image(state, await read_upload(mask, "mask"), "mask")
+        mask_image = drawn.convert("L")
     elif start_s is None and end_s is None and min_hz is None and max_hz is None:
         raise FieldError(["body", "mask"], "give a mask image or start_s/end_s (seconds)")
     else:

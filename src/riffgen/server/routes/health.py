@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,7 +19,16 @@ async def health(state: State) -> dict[str, Any]:
     return {
         "status": "ok",
         "version": __version__,
-        "model": state.config.model_name,
+        "model": public_model_name(state.config.model_name),
         "workers": state.pool.describe(),
         "jam_sessions": state.jam_sessions,
     }
+
+
+def public_model_name(name: str) -> str:
+    """The model as clients may see it: a hub id or registry name as it is, a local folder or
+    file by its last part only (the server's file system is nobody's business)."""
+    path = Path(name).expanduser()
+    if path.is_absolute() or name.startswith((".", "~")) or "\\" in name or path.exists():
+        return PureWindowsPath(path.name).name or "local model"
+    return name
