@@ -7,10 +7,13 @@ import ipaddress
 import logging
 import sys
 
+from riffgen.cli._shared import finite_float
 from riffgen.errors import RiffgenError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from riffgen.models import DEFAULT_MODEL  # import-light by design
+
     p = subparsers.add_parser(
         "serve",
         help="run the inference server and web app",
@@ -19,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--model",
-        default="riffusion/riffusion-model-v1",
+        default=DEFAULT_MODEL,
         help="model id or path; 'debug' (random debug model) or 'fake' (tones, no "
         "weights) to try the web app",
     )
@@ -47,14 +50,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="allow cross-origin requests from ORIGIN (repeatable, '*' for any)",
     )
     p.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web page origin (https://music.example.org) besides the server's own that may "
+        "POST and open the jam websocket, without CORS read access (repeatable, '*' for any)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name the server answers to besides localhost, IP addresses, --host and the "
+        "origins' names, e.g. behind a proxy (repeatable, '*' for any)",
+    )
+    p.add_argument(
         "--max-queue",
         type=int,
         default=4,
         help="jobs waiting or running per worker before 503 (default 4)",
     )
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
-    p.add_argument("--max-upload-mb", type=float, default=20.0)
-    p.add_argument("--max-audio-s", type=float, default=30.0)
+    p.add_argument("--timeout", type=finite_float, default=300.0, help="seconds per request")
+    p.add_argument(
+        "--header-timeout",
+        type=finite_float,
+        default=10.0,
+        metavar="S",
+        help="close connections whose request headers take longer (default 10 s)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=finite_float,
+        default=120.0,
+        metavar="S",
+        help="answer 408 to request bodies that take longer, or pause for min(S, 15 s) "
+        "(default 120 s)",
+    )
+    p.add_argument("--max-upload-mb", type=finite_float, default=20.0)
+    p.add_argument("--max-audio-s", type=finite_float, default=30.0)
     p.add_argument("--max-steps", type=int, default=100)
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(func=serve)
@@ -67,9 +101,12 @@ def serve(args: argparse.Namespace) -> int:
 
     from riffgen.server import ServerConfig, create_app, default_registry
     from riffgen.server.loader import build_pool
+    from riffgen.server.transport import uvicorn_options
 
     if not 0 < args.port < 65536:
         raise RiffgenError(f"port must be 1-65535, got {args.port}")
+    if not args.header_timeout > 0:
+        raise RiffgenError(f"--header-timeout must be > 0 s, got {args.header_timeout}")
     api_key = args.api_key or os.environ.get("RIFFGEN_API_KEY") or None
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     if not _is_loopback(args.host) and not api_key:
@@ -82,8 +119,12 @@ def serve(args: argparse.Namespace) -> int:
         config = ServerConfig(
             api_key=api_key,
             cors_origins=tuple(args.cors),
+            allowed_origins=tuple(args.allowed_origin),
+            allowed_hosts=_served_host_names(args),
             max_queue=args.max_queue,
             request_timeout_s=args.timeout,
+            body_timeout_s=args.body_timeout,
+            body_idle_timeout_s=min(args.body_timeout, 15.0),
             max_upload_bytes=int(args.max_upload_mb * 2**20),
             max_audio_s=args.max_audio_s,
             max_steps=args.max_steps,
@@ -116,9 +157,23 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         access_log=False,
-        ws_max_size=2**20,
+        **uvicorn_options(
+            header_timeout_s=args.header_timeout, max_header_bytes=config.max_header_bytes
+        ),
     )
     return 0
+
+
+def _served_host_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """Host header names to answer besides localhost and IP addresses: the bound name and the
+    names of the allowed origins (a browser on https://music.example.org sends that Host)."""
+    from urllib.parse import urlsplit
+
+    names = {args.host, *args.allowed_host}
+    for origin in (*args.cors, *args.allowed_origin):
+        if "://" in origin:
+            names.add(urlsplit(origin).hostname or "")
+    return tuple(sorted(n for n in names if n))
 
 
 def _is_loopback(host: str) -> bool:
