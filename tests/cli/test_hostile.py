@@ -386,3 +386,23 @@ def test_image_to_audio_numbers_work_or_exit_2(tmp_path, capsys, small_png, flag
 
 def test_riffgen_error_is_the_error_type():
     assert issubclass(RiffgenError, ValueError)  # main's one-line handler covers it
+
+
+# ---------------------------------------------------------------------------- quiet
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["jam", "a", "b", "--duration", "3", "-o", "{out}"],
+        ["generate", "x", "--width", "64", "-o", "{out}"],
+    ],
+)
+def test_quiet_run_prints_nothing_on_stderr(debug_model_dir, tmp_path, capsys, argv):
+    """-q: no loading bar, no library notices, no progress (a real model load)."""
+    out = tmp_path / "q.wav"
+    argv = [a.format(out=out) for a in argv]
+    fast = ["--steps", "2", "--device", "cpu", "--dtype", "fp32", "-q"]
+    assert main([*argv, "--model", str(debug_model_dir), *fast]) == 0
+    assert capsys.readouterr().err == ""
+    assert out.exists() and out.with_suffix(".json").exists()
