@@ -10,6 +10,18 @@ than the image's 100 ms analysis window, so transients are placed to within ~10 
 of being smeared over 100 ms as Griffin-Lim on the image's own STFT does. Only the bins below
 the image's top frequency are predicted: the image holds nothing above it.
 
+Phase is not predicted frame by frame as in Vocos. A convolutional network is blind to
+absolute time, so for a steady input it would output the same phase in every frame, i.e.
+only partials at multiples of the frame rate (100 Hz). Instead each frame predicts, per bin,
+how far the phase advances since the previous frame (the bin's centre-frequency advance plus
+a learned deviation: the partial's offset from the bin centre), a frame-local phase, and a
+gate between them::
+
+    phase[t] = g[t] * (phase[t - 1] + advance[t]) + (1 - g[t]) * local[t]
+
+g near 1 lets a sustained partial run on coherently; g near 0 re-anchors the phase, which an
+onset needs (an impulse has phases aligned across bins, which an accumulated phase has lost).
+
 One backbone serves several mel counts (the 512-mel Riffusion format and the 128-mel mini
 format): each has its own input projection, everything after it is shared.
 """
@@ -132,11 +144,20 @@ class Vocoder(nn.Module):
             ConvNeXtBlock(c.dim, c.intermediate, c.kernel) for _ in range(c.layers)
         )
         self.norm_out = nn.LayerNorm(c.dim, eps=1e-6)
-        self.head = nn.Linear(c.dim, 2 * c.bins)
+        # Per bin: log magnitude, phase-advance deviation, local phase, gate logit.
+        self.head = nn.Linear(c.dim, 4 * c.bins)
+        with torch.no_grad():  # start as steady partials at the bin centres (gate ~0.95)
+            self.head.bias[3 * c.bins :] = 3.0
+        k = torch.arange(c.bins, dtype=torch.float32)
+        # A bin-centre partial advances 2 pi k hop / n_fft radians per frame.
+        centre = (2 * math.pi * k * c.hop / c.n_fft) % (2 * math.pi)
+        self.register_buffer("centre_advance", centre[:, None], persistent=False)
         self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)
 
-    def spectrum(self, features: torch.Tensor) -> torch.Tensor:
-        """Features ``(batch, n_mels, frames)`` -> complex head STFT ``(batch, bins, frames)``."""
+    def frames(self, features: torch.Tensor) -> torch.Tensor:
+        """Features ``(batch, n_mels, frames)`` -> per-frame head output ``(batch, 4 * bins,
+        frames)``. Local in time (receptive field ``layers * (kernel - 1) + kernel`` frames),
+        so it can run in chunks; :meth:`synthesize` then runs over the whole image."""
         n_mels = features.shape[1]
         if str(n_mels) not in self.embed:
             raise ValueError(f"this vocoder reads {self.config.mels} mel bins, not {n_mels}")
@@ -145,15 +166,25 @@ class Vocoder(nn.Module):
         x = self.norm_in(x.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             x = block(x)
-        out = self.head(self.norm_out(x.transpose(1, 2))).transpose(1, 2)
-        log_mag, phase = out.chunk(2, dim=1)
-        magnitude = torch.exp(log_mag.clamp(max=MAX_LOG_MAGNITUDE))
-        return torch.polar(magnitude, phase)
+        return self.head(self.norm_out(x.transpose(1, 2))).transpose(1, 2)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Features ``(batch, n_mels, frames)`` -> waveform ``(batch, (frames - 1) * hop)``."""
+    def spectrum(self, out: torch.Tensor) -> torch.Tensor:
+        """Head output ``(batch, 4 * bins, frames)`` -> complex STFT ``(batch, bins, frames)``."""
+        log_mag, deviation, local, gate = out.chunk(4, dim=1)
+        magnitude = torch.exp(log_mag.clamp(max=MAX_LOG_MAGNITUDE))
+        advance = self.centre_advance + math.pi / 4 * torch.tanh(deviation)
+        g = torch.sigmoid(gate)
+        # The recurrence is sequential in time but cheap: one (batch, bins) update per frame.
+        phase = [local[..., 0]]
+        for t in range(1, out.shape[-1]):
+            carried = phase[-1] + advance[..., t]
+            phase.append(g[..., t] * carried + (1 - g[..., t]) * local[..., t])
+        return torch.polar(magnitude, torch.stack(phase, dim=-1))
+
+    def synthesize(self, out: torch.Tensor) -> torch.Tensor:
+        """Head output ``(batch, 4 * bins, frames)`` -> waveform ``(batch, (frames - 1) * hop)``."""
         c = self.config
-        spec = self.spectrum(features)
+        spec = self.spectrum(out)
         # Bins above the image's max frequency are zero: the picture says nothing about them.
         spec = nn.functional.pad(spec, (0, 0, 0, c.n_fft // 2 + 1 - spec.shape[1]))
         return torch.istft(
@@ -163,8 +194,12 @@ class Vocoder(nn.Module):
             win_length=c.n_fft,
             window=self.window,
             center=True,
-            length=(features.shape[-1] - 1) * c.hop,
+            length=(out.shape[-1] - 1) * c.hop,
         )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Features ``(batch, n_mels, frames)`` -> waveform ``(batch, (frames - 1) * hop)``."""
+        return self.synthesize(self.frames(features))
 
 
 def features_from_mel(mel: torch.Tensor, power: float) -> torch.Tensor:
