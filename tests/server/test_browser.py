@@ -338,8 +338,10 @@ def test_endless_player_streams_gapless_clips(laptop, shots):
     with page.expect_download() as download:
         page.click("#download-wav")
     audio, sr = read_audio(Path(download.value.path()).read_bytes())
-    total = page.evaluate("riffgenPlayer.clips.reduce((n, c) => n + c.duration, 0)")
-    assert audio.shape[0] / sr == pytest.approx(total, abs=0.01)
+    # The WAV holds the clips buffered at the click; another may have arrived since.
+    durations = page.evaluate("riffgenPlayer.clips.map((c) => c.duration)")
+    totals = np.cumsum(durations)
+    assert np.min(np.abs(totals[2:] - audio.shape[0] / sr)) < 0.01, (audio.shape[0] / sr, totals)
     assert 0.1 < np.abs(audio).max() <= 1.0
     with page.expect_download() as download:
         page.click("#download-png")
