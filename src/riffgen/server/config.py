@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,8 @@ class ServerConfig:
     max_audio_s: float = 30.0  # longer uploads are refused (422)
     max_steps: int = 100  # num_inference_steps upper bound
     max_width: int = 2048  # widest spectrogram the server generates or decodes
-    jam_buffer_ahead: int = 3  # clips a jam session generates ahead of playback
     max_jam_sessions: int = 8
     model_name: str = "unknown"
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.max_queue < 1:
