@@ -23,7 +23,7 @@ from riffgen.errors import RiffgenError
 
 # Command groups, in help order. A group whose module is missing is skipped, so
 # features can land independently.
-GROUPS = ("audio", "diffusion", "endless", "server", "training", "decoder", "evaluation")
+GROUPS = ("audio", "diffusion", "endless", "batch", "server", "training", "decoder", "evaluation")
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_TERMINATED", "Terminated", "build_parser", "main"]
 
