@@ -136,6 +136,12 @@ def image_to_audio(
                 magnitude, params, n_iter=params.num_griffin_lim_iters, generator=generator
             )
         else:
-            wav = reconstruct(mel_t, params, generator=generator, progress=progress)
+            wav = reconstruct(
+                mel_t,
+                params,
+                generator=generator,
+                progress=progress,
+                linked_channels=params.stereo,
+            )
     wav = wav.float().cpu().numpy()
     return normalize_peak(wav), params.sample_rate

@@ -196,6 +196,21 @@ def _mel_rescale(stft: _Stft, mag: torch.Tensor, target: torch.Tensor) -> torch.
     return mag * stft.mel_adjoint(ratio)
 
 
+def _unit_phase(z: torch.Tensor, channels: int) -> torch.Tensor:
+    """``z / |z|``; with ``channels`` > 1 the phase of each group of ``channels`` consecutive
+    batch rows (one recording's channels) is shared: that of their sum.
+
+    One phase for all channels keeps their correlation: phase rebuilt per channel from a
+    random start comes out unrelated, and a real stereo clip's channels would cancel in the
+    mono mix. The sum weights each channel by its magnitude, so the louder one leads.
+    """
+    if channels > 1:
+        b, t, k = z.shape
+        z = z.reshape(b // channels, channels, t, k).sum(dim=1, keepdim=True)
+        z = z.expand(-1, channels, -1, -1).reshape(b, t, k)
+    return z / (z.abs() + EPS)
+
+
 def _iterate(
     stft: _Stft,
     target: torch.Tensor,
@@ -205,10 +220,12 @@ def _iterate(
     n_iter: int,
     momentum: float,
     on_step: Callable[[], None],
+    channels: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fast Griffin-Lim with the mel constraint applied every iteration.
 
-    Returns the last unit phase and magnitude, both ``(B, T, bins)``.
+    Returns the last unit phase and magnitude, both ``(B, T, bins)``; ``channels`` > 1
+    shares the phase within each group of that many rows (see :func:`_unit_phase`).
     """
     prev = None
     alpha = momentum / (1 + momentum)
@@ -216,7 +233,7 @@ def _iterate(
         rebuilt = stft.stft(stft.istft(mag * phase))
         mag = _mel_rescale(stft, rebuilt.abs(), target)
         nxt = rebuilt if prev is None else rebuilt - alpha * prev
-        phase = nxt / (nxt.abs() + EPS)
+        phase = _unit_phase(nxt, channels)
         prev = rebuilt
         on_step()
     return phase, mag
@@ -247,17 +264,22 @@ def reconstruct(
     generator: torch.Generator | None = None,
     progress: Callable[[int, int], None] | None = None,
     config: PhaseConfig | None = None,
+    linked_channels: bool = False,
 ) -> torch.Tensor:
     """Mel magnitudes ``(..., n_mels, frames)`` -> waveform ``(..., samples)``.
 
     ``n_iter`` (default ``params.num_griffin_lim_iters``) is the iteration budget, see
     :func:`iteration_split`; 0 returns the least-squares magnitude with the initial random
     phase. ``generator`` (a CPU generator) makes the result reproducible on any device.
-    ``progress(done, total)`` is called after each iteration.
+    ``progress(done, total)`` is called after each iteration. ``linked_channels``: the
+    dimension before the mels holds the channels of one recording (``(..., 2, n_mels,
+    frames)`` for stereo); they are solved jointly with one shared phase, which keeps their
+    correlation (each channel keeps its own magnitudes).
     """
     shape = mel.shape
     target = mel.reshape(-1, *shape[-2:]).transpose(-1, -2).float().contiguous()  # (B, T, M)
     b, frames, _ = target.shape
+    channels = int(shape[-3]) if linked_channels and mel.dim() >= 3 else 1
     if frames < 2:
         raise RiffgenError("a spectrogram needs at least 2 frames to hold any audio")
     check_work(params, columns=frames)
@@ -275,20 +297,38 @@ def reconstruct(
     momentum = config.momentum
     coarse = _stft_for(params, n_fft=params.win_length, frames=frames, device=device)
     # Random initial phase, drawn on the CPU so a seed gives the same audio on every device.
-    ang = torch.rand((b, frames, coarse.g.bins), generator=generator).to(device)
+    if channels > 1:  # one random start for all channels of a recording
+        ang = torch.rand((b // channels, 1, frames, coarse.g.bins), generator=generator)
+        ang = ang.expand(-1, channels, -1, -1).reshape(b, frames, -1).to(device)
+    else:
+        ang = torch.rand((b, frames, coarse.g.bins), generator=generator).to(device)
     phase = torch.polar(torch.ones_like(ang), ang * (2 * math.pi))
     mag = _ls_magnitude(target, coarse)
     phase, mag = _iterate(
-        coarse, target, phase, mag, n_iter=coarse_n, momentum=momentum, on_step=on_step
+        coarse,
+        target,
+        phase,
+        mag,
+        n_iter=coarse_n,
+        momentum=momentum,
+        on_step=on_step,
+        channels=channels,
     )
     wav = coarse.istft(mag * phase)
     if fine_n:
         fine = _stft_for(params, n_fft=params.n_fft, frames=frames, device=device)
         rebuilt = fine.stft(wav)
         mag = _mel_rescale(fine, rebuilt.abs(), target)
-        phase = rebuilt / (rebuilt.abs() + EPS)
+        phase = _unit_phase(rebuilt, channels)
         phase, mag = _iterate(
-            fine, target, phase, mag, n_iter=fine_n, momentum=momentum, on_step=on_step
+            fine,
+            target,
+            phase,
+            mag,
+            n_iter=fine_n,
+            momentum=momentum,
+            on_step=on_step,
+            channels=channels,
         )
         wav = fine.istft(mag * phase)
     return wav.reshape(*shape[:-2], wav.shape[-1])
