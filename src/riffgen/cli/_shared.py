@@ -19,7 +19,6 @@ EXIT_TERMINATED = 143
 # The bounds themselves live with what they protect: riffgen.diffusion.types (steps, guidance,
 # seconds per generated clip) and riffgen.audio.limits (image widths, audio lengths,
 # iterations). The CLI checks its flags against them before anything loads.
-MAX_SEED = 2**63 - 1  # as RiffgenPipeline.MAX_SEED: torch generators take a signed 64-bit seed
 CLIP_S = 5.12  # one 512-column clip of the format, for bounding joined outputs
 
 
@@ -130,6 +129,8 @@ def check_range(flag: str, value: float, low: float, high: float, why: str = "")
 
 
 def check_seed(flag: str, seed: int) -> None:
+    from riffgen.diffusion.types import MAX_SEED
+
     check_range(flag, seed, 0, MAX_SEED, "a 64-bit seed")
 
 

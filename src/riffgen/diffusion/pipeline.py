@@ -36,6 +36,7 @@ from riffgen.diffusion.types import (
     MAX_CLIP_SECONDS,
     MAX_GUIDANCE,
     MAX_PROMPT_CHARS,
+    MAX_SEED,
     MAX_STEPS,
     PromptInput,
     RiffgenOutput,
@@ -45,7 +46,6 @@ from riffgen.models import DEFAULT_MODEL
 from riffgen.models.devices import resolve_device, resolve_dtype
 
 Callback = Callable[[int, int], None]
-MAX_SEED = 2**63 - 1
 _EMBED_CACHE_SIZE = 16
 
 

@@ -26,6 +26,7 @@ __all__ = ["Pipeline", "PromptInput", "RiffgenOutput", "to_jsonable"]
 # is the most one call makes; `riffgen jam` and whole-song transform make longer music clip by
 # clip. Prompts are encoded in 77-token chunks; 10,000 characters is pages of text.
 MAX_STEPS = 1000
+MAX_SEED = 2**63 - 1  # torch generators take a signed 64-bit seed
 MAX_CLIP_SECONDS = 60.0
 MAX_PROMPT_CHARS = 10_000
 MAX_GUIDANCE = 100.0
