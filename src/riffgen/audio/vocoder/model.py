@@ -17,7 +17,8 @@ how far the phase advances since the previous frame (the bin's centre-frequency 
 a learned deviation: the partial's offset from the bin centre), a frame-local phase, and a
 gate between them::
 
-    phase[t] = g[t] * (phase[t - 1] + advance[t]) + (1 - g[t]) * local[t]
+    carried = phase[t - 1] + advance[t]
+    phase[t] = carried + (1 - g[t]) * wrap(local[t] - carried)     # wrap to (-pi, pi]
 
 g near 1 lets a sustained partial run on coherently; g near 0 re-anchors the phase, which an
 onset needs (an impulse has phases aligned across bins, which an accumulated phase has lost).
@@ -178,7 +179,11 @@ class Vocoder(nn.Module):
         phase = [local[..., 0]]
         for t in range(1, out.shape[-1]):
             carried = phase[-1] + advance[..., t]
-            phase.append(g[..., t] * carried + (1 - g[..., t]) * local[..., t])
+            # Pull towards the local phase along the shorter arc: a plain mix of unwrapped
+            # angles would scale the accumulated phase and stall every partial.
+            pull = local[..., t] - carried
+            pull = torch.atan2(torch.sin(pull), torch.cos(pull))
+            phase.append(carried + (1 - g[..., t]) * pull)
         return torch.polar(magnitude, torch.stack(phase, dim=-1))
 
     def synthesize(self, out: torch.Tensor) -> torch.Tensor:
