@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from riffgen.audio import crossfade_gains, join, limit_peak, normalize_peak
-from riffgen.audio.mix import PEAK_DBFS, crossfade
+from riffgen.audio.mix import PEAK_DBFS, crossfade, level_gains
 from riffgen.errors import RiffgenError
 
 
@@ -60,3 +60,38 @@ def test_bad_arguments_raise_riffgen_error() -> None:
         join([], crossfade_samples=4)
     with pytest.raises(RiffgenError, match="unequal"):
         crossfade(np.zeros((1, 3)), np.zeros((1, 4)))
+
+
+def _level_db(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2))))
+
+
+def test_level_matched_join_has_no_level_steps_between_clips() -> None:
+    """Clips normalised one by one (as every decode is) step in level at the joins; matching
+    their levels and normalising the joined result once keeps successive clips within 1 dB."""
+    sr, clip_n, fade = 8000, 8000, 160
+    t = np.arange(5 * clip_n) / sr
+    song = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.2 * np.sin(2 * np.pi * 0.3 * t)))[None]
+    for k, amp in enumerate([0.0, 1.0, 0.3, 1.5, 0.5]):  # a different transient in each clip
+        song[0, k * clip_n + 4000] += amp
+    starts = [max(0, k * clip_n - fade) for k in range(5)]
+    clips = [normalize_peak(song[:, s : (k + 1) * clip_n]) for k, s in enumerate(starts)]
+
+    def steps(audio: np.ndarray) -> list[float]:
+        """Level differences between successive clips' stretches of the joined audio (dB)."""
+        levels = [_level_db(audio[:, s + fade : s + clip_n - fade]) for s in starts]
+        return [abs(a - b) for a, b in zip(levels, levels[1:], strict=False)]
+
+    plain = join(clips, crossfade_samples=fade)
+    matched = normalize_peak(join(clips, crossfade_samples=fade, match_levels=True))
+    assert max(steps(plain)) > 6  # the problem: per-clip normalisation steps
+    assert max(steps(matched)) < 1.0
+    assert np.abs(matched).max() == pytest.approx(10 ** (PEAK_DBFS / 20), rel=1e-5)
+    assert matched.shape == plain.shape
+
+
+def test_level_gains_leave_silence_and_breaks_alone() -> None:
+    loud, quiet = np.full((1, 100), 0.5, np.float32), np.full((1, 100), 1e-4, np.float32)
+    gains = level_gains([loud, np.zeros((1, 100), np.float32), quiet])
+    assert gains[1] == 1.0
+    assert gains[2] == pytest.approx(10 ** (12 / 20))  # limited: a break stays quiet

@@ -118,6 +118,30 @@ def crossfade(
     return (tail * fade_out + head * fade_in).astype(np.float32)
 
 
+def rms(audio: np.ndarray) -> float:
+    """Root-mean-square level (linear, 1 = full scale) over all channels and samples."""
+    audio = np.asarray(audio, dtype=np.float64)
+    return float(np.sqrt(np.mean(audio * audio))) if audio.size else 0.0
+
+
+def level_gains(clips: Sequence[np.ndarray], *, max_gain_db: float = 12.0) -> list[float]:
+    """Gains that bring every clip to the same RMS level: the geometric mean of the clips'
+    levels, each gain limited to ``max_gain_db`` dB either way; silent clips get 1.
+
+    Clips decoded one by one are each peak-normalised, so their RMS levels differ with
+    their crest factor (one drum hit halves a clip's level) and mean nothing relative to
+    each other; equal RMS is the neutral choice. The limit keeps a near-silent clip (a
+    break) from being pulled up to the others' level.
+    """
+    levels = [rms(c) for c in clips]
+    audible = [v for v in levels if v > 0]
+    if not audible:
+        return [1.0] * len(clips)
+    target = float(np.exp(np.mean(np.log(audible))))
+    limit = 10 ** (max_gain_db / 20)
+    return [float(np.clip(target / v, 1 / limit, limit)) if v > 0 else 1.0 for v in levels]
+
+
 def join(
     clips: Sequence[np.ndarray],
     *,
@@ -125,6 +149,7 @@ def join(
     curve: Curve = "equal_power",
     grid: Grid = "midpoint",
     match_power: bool = True,
+    match_levels: bool = False,
 ) -> np.ndarray:
     """Concatenate clips ``[channels, n_i]``, overlapping each seam by ``crossfade_samples``.
 
@@ -132,14 +157,21 @@ def join(
     crossfade. The result has ``sum(n_i) - overlaps`` samples. For the interpolation join
     of ``riffgen interpolate`` use ``grid="endpoints", match_power=False``; the jam stitcher
     (:class:`riffgen.endless.stitch.Stitcher`) streams the same seams with the defaults.
+
+    ``match_levels``: first scale the clips to one RMS level (:func:`level_gains`), for
+    clips that were each peak-normalised on their own and would step in level at the
+    seams; normalise the joined result once afterwards (:func:`normalize_peak`), since the
+    gains may take it past full scale.
     """
     if not clips:
         raise RiffgenError("nothing to join: no clips")
     if crossfade_samples < 0:
         raise RiffgenError(f"crossfade must be >= 0 samples, got {crossfade_samples}")
-    audio = np.asarray(clips[0], dtype=np.float32)
-    for clip in clips[1:]:
-        nxt = np.asarray(clip, dtype=np.float32)
+    arrays = [np.asarray(clip, dtype=np.float32) for clip in clips]
+    if match_levels:
+        arrays = [a * np.float32(g) for a, g in zip(arrays, level_gains(arrays), strict=True)]
+    audio = arrays[0]
+    for nxt in arrays[1:]:
         n = min(crossfade_samples, audio.shape[-1], nxt.shape[-1])
         cut = audio.shape[-1] - n
         mixed = crossfade(
