@@ -45,11 +45,13 @@ def test_deterministic_scale_free_and_chunk_seams_invisible(tiny) -> None:
     mel = torch.rand(1, 512, 300) ** 4
     a = vocode(mel, SpectrogramParams(), model=model)
     assert torch.equal(a, vocode(mel, SpectrogramParams(), model=model))
-    # The image format is normalised to its maximum: the decoded scale must not matter.
-    assert torch.allclose(a, vocode(mel * 1234.5, SpectrogramParams(), model=model), atol=1e-6)
+    # The image format is normalised to its maximum: the decoded scale must not matter (up to
+    # float rounding, which the phase recurrence carries along).
+    tol = 1e-4 * float(a.abs().max())
+    assert torch.allclose(a, vocode(mel * 1234.5, SpectrogramParams(), model=model), atol=tol)
     with torch.inference_mode():
         pieces = chunked(model, features_from_mel(mel, 0.25), 100)
-    assert torch.allclose(a, pieces, atol=1e-6)
+    assert torch.allclose(a, pieces, atol=tol)
 
 
 def test_weights_round_trip(tiny) -> None:
@@ -116,3 +118,24 @@ def test_untrained_format_falls_back(tiny, capsys) -> None:
     mel = torch.rand(1, 64, 10)
     assert vocode_or_none(mel, SpectrogramParams(num_frequencies=64), weights=path) is None
     assert "64 mel bins" in capsys.readouterr().err
+
+
+def test_image_to_audio_decoder_choice(tiny, tmp_path, monkeypatch, capsys) -> None:
+    import numpy as np
+
+    from riffgen.audio import audio_to_image, image_to_audio
+    from riffgen.errors import RiffgenError
+
+    _, path = tiny
+    t = np.arange(8820) / 44100
+    image = audio_to_image((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 44100)
+    monkeypatch.setenv("RIFFGEN_VOCODER", str(path))
+    audio, sr = image_to_audio(image, decoder="vocoder")
+    assert sr == 44100 and audio.shape == (1, (image.width - 1) * 441)
+    assert np.array_equal(audio, image_to_audio(image, decoder="vocoder", seed=5)[0])
+    with pytest.raises(RiffgenError, match="unknown decoder"):
+        image_to_audio(image, decoder="wavenet")
+    monkeypatch.setenv("RIFFGEN_VOCODER", str(tmp_path / "gone.safetensors"))
+    fallback, _ = image_to_audio(image, decoder="vocoder", seed=1)
+    assert np.array_equal(fallback, image_to_audio(image, decoder="griffin-lim", seed=1)[0])
+    assert "using Griffin-Lim instead" in capsys.readouterr().err
