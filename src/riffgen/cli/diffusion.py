@@ -478,29 +478,10 @@ def run_interpolate(
 
 
 def join_clips(results: list[RiffgenOutput]) -> RiffgenOutput:
-    """Clips one after another: audio joined by :func:`riffgen.audio.mix.join` (20 ms
-    equal-power seams, lowered only if it would clip), images side by side."""
-    from PIL import Image
+    """Clips one after another at one level (see :func:`riffgen.endless.stitch.join_outputs`)."""
+    from riffgen.endless.stitch import join_outputs
 
-    from riffgen.audio.mix import join, limit_peak
-    from riffgen.diffusion.types import RiffgenOutput
-
-    sr = results[0].sample_rate
-    audio = join(
-        [r.audio for r in results],
-        crossfade_samples=int(JOIN_CROSSFADE_S * sr),
-        grid="endpoints",
-        match_power=False,
-    )
-    image = Image.new("RGB", (sum(r.image.width for r in results), results[0].image.height))
-    x = 0
-    for r in results:
-        image.paste(r.image.convert("RGB"), (x, 0))
-        x += r.image.width
-    if "exif" in results[0].image.info:
-        image.info["exif"] = results[0].image.info["exif"]
-    params = {"mode": "interpolate", "clips": [r.parameters for r in results]}
-    return RiffgenOutput(audio=limit_peak(audio), sample_rate=sr, image=image, parameters=params)
+    return join_outputs(results, crossfade_s=JOIN_CROSSFADE_S)
 
 
 # ---------------------------------------------------------------------------- handlers

@@ -10,10 +10,23 @@ downbeat) lines up across the seam.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from riffgen.audio.mix import conform_channels, crossfade, crossfade_gains, fade_out
+from riffgen.audio.mix import (
+    conform_channels,
+    crossfade,
+    crossfade_gains,
+    fade_out,
+    join,
+    normalize_peak,
+)
 from riffgen.errors import RiffgenError
+
+if TYPE_CHECKING:
+    from riffgen.diffusion.types import RiffgenOutput
 
 __all__ = [
     "Stitcher",
@@ -99,3 +112,32 @@ class Stitcher:
         self.tail = None
         self.samples_out += tail.shape[-1]
         return tail
+
+
+def join_outputs(results: Sequence[RiffgenOutput], *, crossfade_s: float = 0.02) -> RiffgenOutput:
+    """Clips one after another, as ``riffgen interpolate`` writes them: one level for all.
+
+    Each generated clip was peak-normalised on its own, so side by side they would step in
+    loudness at the joins; they are brought to one RMS level first (``match_levels``), joined
+    with short equal-power seams and normalised once. The image is the spectrogram of the
+    joined audio, so it shows what plays (no column jumps at the joins).
+    """
+    from riffgen.audio import audio_to_image
+    from riffgen.audio.image import params_from_image
+    from riffgen.diffusion.types import RiffgenOutput
+
+    if not results:
+        raise RiffgenError("nothing to join: no clips")
+    sr = results[0].sample_rate
+    audio = normalize_peak(
+        join(
+            [r.audio for r in results],
+            crossfade_samples=int(crossfade_s * sr),
+            grid="endpoints",
+            match_power=False,
+            match_levels=True,
+        )
+    )
+    image = audio_to_image(audio, sr, params_from_image(results[0].image))
+    params = {"mode": "interpolate", "clips": [r.parameters for r in results]}
+    return RiffgenOutput(audio=audio, sample_rate=sr, image=image, parameters=params)
