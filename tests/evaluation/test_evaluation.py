@@ -7,9 +7,9 @@ import pytest
 
 from riffgen.errors import RiffgenError
 from riffgen.evaluation import (
+    ClassifierTrainConfig,
     InstrumentClassifier,
     PromptSetRow,
-    TrainConfig,
     as_truth,
     estimate_tempo,
     evaluate_clips,
@@ -60,7 +60,7 @@ def test_classifier_beats_chance_on_held_out_renders(small_set, tmp_path):
     feats = np.stack([features_from_audio(a, sr) for a, sr, _ in train])
     labels = [label["families"] for *_, label in train]
     clf = InstrumentClassifier.fit(
-        feats, labels, families=TEST_FAMILIES, config=TrainConfig(epochs=150)
+        feats, labels, families=TEST_FAMILIES, config=ClassifierTrainConfig(epochs=150)
     )
     report = evaluate_clips(test, classifier=clf)
     assert report.n == len(test)
