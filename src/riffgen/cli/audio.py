@@ -157,10 +157,7 @@ def cmd_audio_to_image(args: argparse.Namespace) -> int:
 
 
 def cmd_image_to_audio(args: argparse.Namespace) -> int:
-    from riffgen.audio import image_to_audio, limits, save_audio
-    from riffgen.audio.image import open_image, params_from_image
-    from riffgen.audio.io import WRITE_FORMATS
-    from riffgen.files import atomic_outputs, check_output_paths, refuse_overwriting_inputs
+    from riffgen.audio import limits  # no torch: bad values are refused before it loads
 
     if args.iterations is not None:
         try:
@@ -168,6 +165,11 @@ def cmd_image_to_audio(args: argparse.Namespace) -> int:
         except RiffgenError as exc:
             raise RiffgenError(f"--iterations: {exc}") from None
     _shared.check_seed("--seed", args.seed)
+    from riffgen.audio import image_to_audio, save_audio
+    from riffgen.audio.image import open_image, params_from_image
+    from riffgen.audio.io import WRITE_FORMATS
+    from riffgen.files import atomic_outputs, check_output_paths, refuse_overwriting_inputs
+
     out = Path(args.audio)
     if out.suffix.lower() not in WRITE_FORMATS:
         raise RiffgenError(
