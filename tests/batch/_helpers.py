@@ -6,6 +6,8 @@ import os
 import signal
 from pathlib import Path
 
+import psutil
+
 from riffgen.diffusion.fake import FakePipeline
 
 
@@ -39,3 +41,15 @@ def write_jobs(path: Path, *lines: object) -> Path:
 def outputs(folder: Path) -> dict[str, bytes]:
     """Every file of ``folder`` (names -> bytes), hidden ones included."""
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def started_under(pid: int) -> list[psutil.Process]:
+    """The processes started by ``pid`` and their children: the Ray cluster a driver started
+    (GCS, raylet, workers), told apart from other Ray clusters on the machine."""
+    return psutil.Process(pid).children(recursive=True)
+
+
+def still_running(processes: list[psutil.Process], timeout: float = 20.0) -> list[str]:
+    """Those of ``processes`` alive after ``timeout`` seconds, as command lines."""
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return [" ".join(p.cmdline())[:120] for p in alive if p.is_running()]

@@ -8,6 +8,7 @@ crash or Ctrl-C the batch resumes where it stopped, and an edited line is made a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -42,9 +43,11 @@ Status = Literal["done", "skipped", "failed"]
 class RunSettings:
     """How every job's pipeline is made: picklable, sent once to each Ray actor.
 
-    ``loader`` (tests, benchmarks) replaces :func:`riffgen.diffusion.load_pipeline`: any
-    picklable zero-argument callable that returns a pipeline, e.g.
-    ``functools.partial(FakePipeline, step_s=0.01)``.
+    ``threads``: torch's CPU threads for the model (None: torch's default). On a CPU the last
+    bits of a result depend on it (how sums are split between threads), so runs that must
+    write the same bytes use the same number. ``loader`` (tests, benchmarks) replaces
+    :func:`riffgen.diffusion.load_pipeline`: any picklable zero-argument callable that
+    returns a pipeline, e.g. ``functools.partial(FakePipeline, step_s=0.01)``.
     """
 
     model: str
@@ -53,7 +56,17 @@ class RunSettings:
     lora: str | None = None
     lora_scale: float = 1.0
     scheduler: str = "pndm"
+    threads: int | None = None
     loader: Callable[[], Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Paths made absolute here, in the driver: a Ray worker may run in another folder.
+        from riffgen.models.registry import BUILT_IN
+
+        if self.model not in BUILT_IN and Path(self.model).expanduser().exists():
+            object.__setattr__(self, "model", str(Path(self.model).expanduser().resolve()))
+        if self.lora is not None:
+            object.__setattr__(self, "lora", str(Path(self.lora).resolve()))
 
     def load(self) -> Any:
         if self.loader is not None:
@@ -75,10 +88,9 @@ class RunSettings:
 
     def record(self) -> dict[str, Any]:
         """What decides the bytes besides the job (in the sidecar; a change re-makes jobs)."""
-        lora = None if self.lora is None else os.path.abspath(self.lora)
         return {
             "name": self.model,
-            "lora": lora,
+            "lora": self.lora,
             "lora_scale": self.lora_scale,
             "scheduler": self.scheduler,
         }
@@ -185,11 +197,30 @@ def _mask(job: Job) -> Image.Image | None:
     return open_image(job.files["mask"]) if "mask" in job.files else None
 
 
-def _check(pipe: Any, **values: Any) -> None:
+def _check(
+    pipe: Any, spec: Any, *, prompt: str, seeds: list[int] | None = None, **values: Any
+) -> None:
     """The pipeline's own checks (width multiple, ...) before any work; the fake has none."""
     check = getattr(pipe, "check_inputs", None)
     if check is not None:
-        check(**values)
+        check(
+            prompt=prompt,
+            negative_prompt=spec.negative_prompt,
+            seeds=seeds or [spec.seed],
+            steps=spec.steps,
+            guidance=spec.guidance,
+            **values,
+        )
+
+
+def _common(spec: Any) -> dict[str, Any]:
+    """The arguments every pipeline call but ``interpolate`` takes from a job."""
+    return {
+        "negative_prompt": spec.negative_prompt,
+        "seed": spec.seed,
+        "num_inference_steps": spec.steps,
+        "guidance": spec.guidance,
+    }
 
 
 # ---------------------------------------------------------------------------- one job per mode
@@ -197,45 +228,23 @@ def _check(pipe: Any, **values: Any) -> None:
 
 def _generate(pipe: Any, job: Job, spec: GenerateJob) -> RiffgenOutput:
     seed_image = _seed_image(job) if spec.seed_image is not None else None
-    _check(
-        pipe,
-        prompt=spec.prompt,
-        negative_prompt=spec.negative_prompt,
-        seeds=[spec.seed],
-        steps=spec.steps,
-        guidance=spec.guidance,
-        width=spec.width,
-        denoising=spec.denoising if seed_image is not None else None,
-    )
-    common = {
-        "negative_prompt": spec.negative_prompt,
-        "seed": spec.seed,
-        "num_inference_steps": spec.steps,
-        "guidance": spec.guidance,
-    }
+    denoising = spec.denoising if seed_image is not None else None
+    _check(pipe, spec, prompt=spec.prompt, width=spec.width, denoising=denoising)
     if seed_image is not None:
         return pipe.audio_to_audio(
-            spec.prompt, init_image=seed_image, denoising=spec.denoising, **common
+            spec.prompt, init_image=seed_image, denoising=spec.denoising, **_common(spec)
         )
     size = {"width": spec.width or 512, "duration_s": spec.duration}
     if spec.loop:
         from riffgen.endless.loop import make_loop
 
-        return make_loop(pipe, spec.prompt, **common, **size)
-    return pipe.text_to_audio(spec.prompt, **common, **size)
+        return make_loop(pipe, spec.prompt, **_common(spec), **size)
+    return pipe.text_to_audio(spec.prompt, **_common(spec), **size)
 
 
 def _transform(pipe: Any, job: Job, spec: TransformJob) -> RiffgenOutput:
     clip = _read_clip(job)
-    _check(
-        pipe,
-        prompt=spec.prompt,
-        negative_prompt=spec.negative_prompt,
-        seeds=[spec.seed],
-        steps=spec.steps,
-        guidance=spec.guidance,
-        denoising=spec.denoising,
-    )
+    _check(pipe, spec, prompt=spec.prompt, denoising=spec.denoising)
     if spec.then and clip.audio is None:
         raise RiffgenError("then needs an audio input (a song to move through prompts)")
     if clip.audio is not None and (spec.then or _longer_than_a_clip(pipe, clip)):
@@ -246,10 +255,7 @@ def _transform(pipe: Any, job: Job, spec: TransformJob) -> RiffgenOutput:
         init_audio=clip.audio,
         sample_rate=clip.sample_rate,
         denoising=spec.denoising,
-        negative_prompt=spec.negative_prompt,
-        seed=spec.seed,
-        num_inference_steps=spec.steps,
-        guidance=spec.guidance,
+        **_common(spec),
     )
 
 
@@ -291,17 +297,8 @@ def _transform_long(pipe: Any, clip: _Clip, spec: TransformJob) -> RiffgenOutput
 
 
 def _inpaint(pipe: Any, job: Job, spec: InpaintJob) -> RiffgenOutput:
-    clip = _read_clip(job)
-    mask = _mask(job)
-    _check(
-        pipe,
-        prompt=spec.prompt,
-        negative_prompt=spec.negative_prompt,
-        seeds=[spec.seed],
-        steps=spec.steps,
-        guidance=spec.guidance,
-        denoising=spec.denoising,
-    )
+    clip, mask = _read_clip(job), _mask(job)
+    _check(pipe, spec, prompt=spec.prompt, denoising=spec.denoising)
     return pipe.inpaint(
         spec.prompt,
         init_image=clip.image,
@@ -313,10 +310,7 @@ def _inpaint(pipe: Any, job: Job, spec: InpaintJob) -> RiffgenOutput:
         min_hz=spec.min_hz,
         max_hz=spec.max_hz,
         denoising=spec.denoising,
-        negative_prompt=spec.negative_prompt,
-        seed=spec.seed,
-        num_inference_steps=spec.steps,
-        guidance=spec.guidance,
+        **_common(spec),
     )
 
 
@@ -326,15 +320,7 @@ def _interpolate(pipe: Any, job: Job, spec: InterpolateJob) -> RiffgenOutput:
     seed_a = spec.seed if spec.seed_a is None else spec.seed_a
     seed_b = seed_a + 1 if spec.seed_b is None else spec.seed_b
     seed_image, mask = _seed_image(job), _mask(job)
-    _check(
-        pipe,
-        prompt=spec.prompt_a,
-        negative_prompt=spec.negative_prompt,
-        seeds=[seed_a, seed_b],
-        steps=spec.steps,
-        guidance=spec.guidance,
-        denoising=spec.denoising,
-    )
+    _check(pipe, spec, prompt=spec.prompt_a, seeds=[seed_a, seed_b], denoising=spec.denoising)
     start = PromptInput(spec.prompt_a, seed_a, spec.negative_prompt, spec.denoising, spec.guidance)
     end = PromptInput(spec.prompt_b, seed_b, spec.negative_prompt, spec.denoising, spec.guidance)
     alphas = [0.0] if spec.clips == 1 else [i / (spec.clips - 1) for i in range(spec.clips)]
@@ -391,15 +377,7 @@ def _jam(pipe: Any, job: Job, spec: JamJob, paths: tuple[Path, Path, Path], head
         seed = SeedImage.from_file(job.files["seed_image"], bpm=spec.bpm)
     else:
         seed = get_seed_image(spec.seed_image, bpm=spec.bpm, allow_path=False)
-    _check(
-        pipe,
-        prompt=spec.prompts[0],
-        negative_prompt=spec.negative_prompt,
-        seeds=[spec.seed],
-        steps=spec.steps,
-        guidance=spec.guidance,
-        denoising=spec.denoising,
-    )
+    _check(pipe, spec, prompt=spec.prompts[0], denoising=spec.denoising)
     prompts = [parse_prompt(p) for p in spec.prompts]
     free = [p for p in prompts if p.duration_s is None]
     if free:  # prompts without ":SECONDS" share what is left evenly, as in `riffgen jam`
@@ -483,9 +461,26 @@ def run_local(
     """Every job in this process, in order, with one pipeline (loaded only if needed)."""
     if not jobs:
         return
-    pipe = settings.load()
-    for job in jobs:
-        yield run_one(pipe, job, out_dir, settings)
+    with torch_threads(settings.threads):
+        pipe = settings.load()
+        for job in jobs:
+            yield run_one(pipe, job, out_dir, settings)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` for the block (None: left as they are)."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 # ---------------------------------------------------------------------------- the batch
@@ -496,6 +491,9 @@ Runner = Callable[[list[Job], Path, RunSettings], Iterable[JobResult]]
 
 @dataclass
 class BatchReport:
+    """Every line's result (sorted by line number) and whether Ctrl-C ended the run."""
+
+    total: int = 0
     results: list[JobResult] = field(default_factory=list)
     interrupted: KeyboardInterrupt | None = None
 
@@ -504,23 +502,23 @@ class BatchReport:
 
     @property
     def failed(self) -> list[JobResult]:
-        return sorted((r for r in self.results if r.status == "failed"), key=lambda r: r.line)
+        return [r for r in self.results if r.status == "failed"]
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
     def summary(self) -> str:
-        failed = self.failed
+        failed = [str(r.line) for r in self.failed]
         text = (
-            f"batch: {len(self.results)} jobs: {self.count('done')} done, "
+            f"batch: {self.total} jobs: {self.count('done')} done, "
             f"{self.count('skipped')} already done, {len(failed)} failed"
         )
         if failed:
-            lines = ", ".join(str(r.line) for r in failed[:20])
-            text += f" (line{'s' if len(failed) > 1 else ''} {lines}{', ...' if len(failed) > 20 else ''})"
+            more = ", ..." if len(failed) > 20 else ""
+            text += f" (line{'s' if len(failed) > 1 else ''} {', '.join(failed[:20])}{more})"
         if self.interrupted is not None:
-            text += "; interrupted: run it again to resume"
+            text += f"; interrupted, {self.total - len(self.results)} not finished: run it again"
         return text
 
 
@@ -540,18 +538,18 @@ def run_batch(
     """
     from tqdm import tqdm
 
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # absolute: Ray workers may run in another folder
     if out.exists() and not out.is_dir():
         raise RiffgenError(f"output folder {out} is a file")
     jobs, bad_lines = read_jobs(jobs_path)
-    report = BatchReport()
+    report = BatchReport(total=len(jobs) + len(bad_lines))
     pending = []
     for job in jobs:
         if is_done(job, out, settings):
             report.results.append(JobResult(job.line, job.id, "skipped"))
         else:
             pending.append(job)
-    total = len(jobs) + len(bad_lines)
+    total = report.total
     with tqdm(total=total, desc="batch", unit="job", file=sys.stderr, disable=quiet) as bar:
         for error in bad_lines:
             bar.write(f"riffgen: {error}", file=sys.stderr)
