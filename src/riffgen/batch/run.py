@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from riffgen.diffusion.types import RiffgenOutput
 
-JOIN_CROSSFADE_S = 0.02  # between interpolation clips, as `riffgen interpolate`
 Status = Literal["done", "skipped", "failed"]
 
 
@@ -339,29 +338,10 @@ def _interpolate(pipe: Any, job: Job, spec: InterpolateJob) -> RiffgenOutput:
 
 
 def _join_clips(results: list[RiffgenOutput]) -> RiffgenOutput:
-    """Clips one after another, as `riffgen interpolate` joins them (same calls, same bytes):
-    20 ms equal-power seams, images side by side. (The CLI's copy lives in a layer above.)"""
-    from PIL import Image
+    """Clips one after another, as `riffgen interpolate` joins them (the same function)."""
+    from riffgen.endless.stitch import join_outputs
 
-    from riffgen.audio.mix import join, limit_peak
-    from riffgen.diffusion.types import RiffgenOutput
-
-    sr = results[0].sample_rate
-    audio = join(
-        [r.audio for r in results],
-        crossfade_samples=int(JOIN_CROSSFADE_S * sr),
-        grid="endpoints",
-        match_power=False,
-    )
-    image = Image.new("RGB", (sum(r.image.width for r in results), results[0].image.height))
-    x = 0
-    for r in results:
-        image.paste(r.image.convert("RGB"), (x, 0))
-        x += r.image.width
-    if "exif" in results[0].image.info:
-        image.info["exif"] = results[0].image.info["exif"]
-    params = {"mode": "interpolate", "clips": [r.parameters for r in results]}
-    return RiffgenOutput(audio=limit_peak(audio), sample_rate=sr, image=image, parameters=params)
+    return join_outputs(results)
 
 
 def _jam(pipe: Any, job: Job, spec: JamJob, paths: tuple[Path, Path, Path], header: dict) -> None:

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from riffgen.diffusion.types import PromptInput, RiffgenOutput
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-JOIN_CROSSFADE_S = 0.02  # short crossfade between interpolation clips: no clicks
 
 
 # ---------------------------------------------------------------------------- parsers
@@ -481,7 +480,7 @@ def join_clips(results: list[RiffgenOutput]) -> RiffgenOutput:
     """Clips one after another at one level (see :func:`riffgen.endless.stitch.join_outputs`)."""
     from riffgen.endless.stitch import join_outputs
 
-    return join_outputs(results, crossfade_s=JOIN_CROSSFADE_S)
+    return join_outputs(results)
 
 
 # ---------------------------------------------------------------------------- handlers
