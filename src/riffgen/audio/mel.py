@@ -40,13 +40,16 @@ def mel_filterbank(
 
 @lru_cache(maxsize=8)
 def _cached_filterbank(params: SpectrogramParams) -> torch.Tensor:
-    return mel_filterbank(
-        n_freqs=params.n_fft // 2 + 1,
-        f_min=params.min_frequency,
-        f_max=params.max_frequency,
-        n_mels=params.num_frequencies,
-        sample_rate=params.sample_rate,
-    )
+    # A normal tensor even when first made under torch.inference_mode (decoding): the cache
+    # also serves training losses, and autograd refuses inference tensors.
+    with torch.inference_mode(False):
+        return mel_filterbank(
+            n_freqs=params.n_fft // 2 + 1,
+            f_min=params.min_frequency,
+            f_max=params.max_frequency,
+            n_mels=params.num_frequencies,
+            sample_rate=params.sample_rate,
+        )
 
 
 def filterbank_for(params: SpectrogramParams, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -56,10 +59,12 @@ def filterbank_for(params: SpectrogramParams, device: torch.device | str = "cpu"
 
 @lru_cache(maxsize=8)
 def _cached_pinv(params: SpectrogramParams) -> torch.Tensor:
-    fb = _cached_filterbank(params).double()
+    with torch.inference_mode(False):
+        fb = _cached_filterbank(params).double()
+        pinv = torch.linalg.pinv(fb.T).float()
     # Minimum-norm least squares (what torchaudio's InverseMelScale gelsd solves) is the
     # pseudo-inverse; caching it turns a 0.2 s solve into a 0.03 s matmul.
-    return torch.linalg.pinv(fb.T).float()
+    return pinv
 
 
 def inverse_filterbank_for(
