@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import Form, Query
 from fastapi.responses import JSONResponse, Response
 
+from riffgen.diffusion.types import PromptInput, RiffgenOutput
 from riffgen.server import schemas as s
 from riffgen.server.codecs import AUDIO_MIME, data_url
 from riffgen.server.jobs import EncodedClip
+from riffgen.server.state import AppState
 
 ResponseKind = Literal["json", "audio", "image"]
 ResponseQuery = Annotated[
@@ -47,3 +50,32 @@ def clip_response(clip: EncodedClip, response: ResponseKind) -> Response:
         parameters=clip.parameters,
     )
     return JSONResponse(body.model_dump(), headers=headers)
+
+
+def interpolate_call(
+    state: AppState, body: Any, *, bpm: float | None = None
+) -> Callable[[Any, Any], RiffgenOutput]:
+    """The worker call of an interpolation request (the original ``/run_inference/`` and
+    ``/api/v1/interpolate`` share it): steps, seed image and mask checked here, on the loop."""
+    steps = state.check_steps(body.num_inference_steps, ["body", "num_inference_steps"])
+    init = state.seed_image(body.seed_image_id, ["body", "seed_image_id"], bpm=bpm).image
+    mask = (
+        state.seed_image(body.mask_image_id, ["body", "mask_image_id"], mask=True).image
+        if body.mask_image_id
+        else None
+    )
+    start = PromptInput(**body.start.model_dump())
+    end = PromptInput(**body.end.model_dump())
+
+    def call(pipe, cb) -> RiffgenOutput:
+        return pipe.interpolate(
+            start,
+            end,
+            body.alpha,
+            init_image=init,
+            mask_image=mask,
+            num_inference_steps=steps,
+            callback=cb,
+        )
+
+    return call

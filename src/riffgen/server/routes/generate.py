@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from riffgen.audio import audio_to_image
-from riffgen.diffusion.types import PromptInput, RiffgenOutput
+from riffgen.diffusion.types import RiffgenOutput
 from riffgen.server import schemas as s
 from riffgen.server.errors import FieldError
 from riffgen.server.routes.common import (
@@ -26,6 +26,7 @@ from riffgen.server.routes.common import (
     Steps,
     Unit,
     clip_response,
+    interpolate_call,
 )
 from riffgen.server.state import State
 from riffgen.server.uploads import read_upload, upload_audio, upload_image
@@ -59,27 +60,7 @@ async def text_to_audio(
 async def interpolate(
     body: s.InterpolateRequest, request: Request, state: State, response: ResponseQuery = "json"
 ) -> Response:
-    steps = state.check_steps(body.num_inference_steps, ["body", "num_inference_steps"])
-    init = state.seed_image(body.seed_image_id, ["body", "seed_image_id"], bpm=body.bpm).image
-    mask = (
-        state.seed_image(body.mask_image_id, ["body", "mask_image_id"], mask=True).image
-        if body.mask_image_id
-        else None
-    )
-    start = PromptInput(**body.start.model_dump())
-    end = PromptInput(**body.end.model_dump())
-
-    def call(pipe, cb) -> RiffgenOutput:
-        return pipe.interpolate(
-            start,
-            end,
-            body.alpha,
-            init_image=init,
-            mask_image=mask,
-            num_inference_steps=steps,
-            callback=cb,
-        )
-
+    call = interpolate_call(state, body, bpm=body.bpm)
     clip = await state.run_clip(request, call, name="interpolate", audio_format=body.format)
     return clip_response(clip, response)
 

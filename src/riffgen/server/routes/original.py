@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from riffgen.diffusion.types import PromptInput, RiffgenOutput
 from riffgen.server import schemas as s
 from riffgen.server.codecs import data_url
+from riffgen.server.routes.common import interpolate_call
 from riffgen.server.state import State
 
 
@@ -46,27 +46,7 @@ router = APIRouter(tags=["riffusion"], route_class=JsonBodyRoute)
 # some clients drop the body.
 @router.post("/run_inference", include_in_schema=False)
 async def run_inference(body: s.InferenceInput, request: Request, state: State) -> JSONResponse:
-    steps = state.check_steps(body.num_inference_steps, ["body", "num_inference_steps"])
-    init = state.seed_image(body.seed_image_id, ["body", "seed_image_id"]).image
-    mask = (
-        state.seed_image(body.mask_image_id, ["body", "mask_image_id"], mask=True).image
-        if body.mask_image_id
-        else None
-    )
-    start = PromptInput(**body.start.model_dump())
-    end = PromptInput(**body.end.model_dump())
-
-    def call(pipe, cb) -> RiffgenOutput:
-        return pipe.interpolate(
-            start,
-            end,
-            body.alpha,
-            init_image=init,
-            mask_image=mask,
-            num_inference_steps=steps,
-            callback=cb,
-        )
-
+    call = interpolate_call(state, body)
     clip = await state.run_clip(
         request, call, name="run_inference", audio_format="mp3", image_format="jpeg"
     )
