@@ -10,6 +10,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from riffgen.audio.decoders import (
+    ALGORITHM_DECODERS,
+    DECODERS,
+    DEFAULT_DECODER,
+    check_decoder,
+)
 from riffgen.audio.image import (
     image_from_mel,
     mel_from_image,
@@ -22,13 +28,22 @@ from riffgen.audio.mix import PEAK_DBFS, normalize_peak
 from riffgen.audio.params import SpectrogramParams
 from riffgen.audio.phase import reconstruct
 from riffgen.audio.spectrogram import griffin_lim_original, magnitude_from_mel, mel_spectrogram
-from riffgen.audio.vocoder import vocode_or_none
+from riffgen.audio.vocoder import say_once, vocode_or_none, vocoder_problem
 from riffgen.errors import RiffgenError
 
-ALGORITHMS = ("riffgen", "original")
-# ``decoder=`` names: "griffin-lim" is riffgen's fast phase recovery (algorithm "riffgen").
-DECODERS = ("vocoder", "griffin-lim", "original")
-__all__ = ["ALGORITHMS", "PEAK_DBFS", "audio_to_image", "image_to_audio", "normalize_peak"]
+ALGORITHMS = tuple(ALGORITHM_DECODERS)
+# ``decoder=`` names (riffgen.audio.decoders): "griffin-lim" is riffgen's fast phase recovery
+# (algorithm "riffgen"); DEFAULT_DECODER is what every command and the server use by default.
+__all__ = [
+    "ALGORITHMS",
+    "DECODERS",
+    "DEFAULT_DECODER",
+    "PEAK_DBFS",
+    "audio_to_image",
+    "image_to_audio",
+    "normalize_peak",
+    "resolve_decoder",
+]
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -77,13 +92,27 @@ def audio_to_image(
     return image_from_mel(mel.cpu().numpy(), params)
 
 
+def resolve_decoder(decoder: str | None, params: SpectrogramParams) -> str:
+    """The decoder that will decode images with ``params`` when ``decoder`` is asked for
+    (None: :data:`DEFAULT_DECODER`): ``"vocoder"`` becomes ``"griffin-lim"`` when its weights
+    are unusable or it was not trained for the format, said once on stderr. Unknown names
+    raise :class:`RiffgenError`."""
+    decoder = check_decoder(DEFAULT_DECODER if decoder is None else decoder)
+    if decoder == "vocoder":
+        problem = vocoder_problem(params)
+        if problem is not None:
+            say_once(f"riffgen: {problem}; using Griffin-Lim instead")
+            return "griffin-lim"
+    return decoder
+
+
 def image_to_audio(
     image: Image.Image,
     params: SpectrogramParams | None = None,
     *,
     seed: int | None = None,
     device: str | torch.device | None = None,
-    algorithm: str = "riffgen",
+    algorithm: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     decoder: str | None = None,
 ) -> tuple[np.ndarray, int]:
@@ -93,16 +122,16 @@ def image_to_audio(
     differs from the mel count are resampled along frequency; transparent pixels are silence.
     The audio lasts ``(width - 1) * step`` and peaks at -0.1 dBFS (silence stays silent).
 
-    ``algorithm`` is ``"riffgen"`` (fast coarse-to-fine phase recovery, the default) or
-    ``"original"`` (least-squares magnitude + Griffin-Lim, as Riffusion did).
-    ``params.num_griffin_lim_iters`` sets the iteration budget; ``seed`` makes the random
-    initial phase reproducible (same seed, same audio). ``progress(done, total)`` is called
-    after every iteration.
-
-    ``decoder`` (overrides ``algorithm``) is ``"griffin-lim"`` (= ``"riffgen"``),
-    ``"original"`` or ``"vocoder"``: riffgen's neural vocoder (:mod:`riffgen.audio.vocoder`,
+    ``decoder`` (default :data:`DEFAULT_DECODER`) is ``"griffin-lim"`` (riffgen's fast
+    coarse-to-fine phase recovery), ``"original"`` (least-squares magnitude + Griffin-Lim, as
+    Riffusion did) or ``"vocoder"``: riffgen's neural vocoder (:mod:`riffgen.audio.vocoder`,
     deterministic, one network pass). When its weights are unusable or the image is in a
     format it was not trained for, it says why once on stderr and uses ``"griffin-lim"``.
+    ``algorithm`` is the older spelling: ``"riffgen"`` (= griffin-lim) or ``"original"``.
+
+    ``params.num_griffin_lim_iters`` sets the Griffin-Lim iteration budget; ``seed`` makes the
+    random initial phase reproducible (same seed, same audio). ``progress(done, total)`` is
+    called after every iteration (once for the vocoder).
     """
     # Everything below is sized by these: check them before any pixel is decoded.
     check_image_size(image.width, image.height)
@@ -111,13 +140,14 @@ def image_to_audio(
         raise RiffgenError(
             f"image is {image.width} column wide: at least 2 columns are needed for any audio"
         )
-    if decoder is not None:
-        if decoder not in DECODERS:
-            raise RiffgenError(f"unknown decoder {decoder!r}: use one of {', '.join(DECODERS)}")
-        algorithm = "original" if decoder == "original" else "riffgen"
-    if algorithm not in ALGORITHMS:
+    if algorithm is not None and algorithm not in ALGORITHMS:
         raise RiffgenError(f"unknown algorithm {algorithm!r}: use one of {', '.join(ALGORITHMS)}")
+    if decoder is None:
+        decoder = DEFAULT_DECODER if algorithm is None else ALGORITHM_DECODERS[algorithm]
+    decoder = check_decoder(decoder)
     check_work(params, columns=image.width)
+    if decoder == "vocoder":
+        decoder = resolve_decoder(decoder, params)
     dev = _device(device)
     mel = mel_from_image(image, params)
     if mel.shape[1] != params.num_frequencies:
@@ -130,7 +160,7 @@ def image_to_audio(
         if wav is not None:
             if progress is not None:
                 progress(1, 1)
-        elif algorithm == "original":
+        elif decoder == "original":
             magnitude = magnitude_from_mel(mel_t, params)
             wav = griffin_lim_original(
                 magnitude, params, n_iter=params.num_griffin_lim_iters, generator=generator

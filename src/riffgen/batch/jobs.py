@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from riffgen.audio import limits
+from riffgen.audio.decoders import DECODERS
 from riffgen.diffusion.types import MAX_CLIP_SECONDS, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_STEPS
 
 MAX_SEED = 2**63 - 1  # torch generators take a signed 64-bit seed (RiffgenPipeline.MAX_SEED)
@@ -54,6 +55,8 @@ class _Job(BaseModel):
     seed: Seed = 0
     steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 50
     guidance: Annotated[float, Field(ge=0.0, le=MAX_GUIDANCE)] = 7.0
+    # How this job's images become audio; None: the batch's --decoder.
+    decoder: Literal[DECODERS] | None = None  # type: ignore[valid-type]
 
     def input_files(self) -> dict[str, str]:
         """Field name -> path of the files this job reads (checked when the JOBS file is read)."""
@@ -173,8 +176,14 @@ class Job:
         return self.spec.mode
 
     def record(self) -> dict[str, Any]:
-        """The job with every default filled in: what a finished clip's sidecar stores."""
-        return {"mode": self.mode, **self.spec.model_dump(mode="json")}
+        """The job with every default filled in: what a finished clip's sidecar stores.
+
+        A ``decoder`` left unset is not recorded (the batch's, in the model record, decides).
+        """
+        spec = self.spec.model_dump(mode="json")
+        if spec.get("decoder") is None:
+            spec.pop("decoder", None)
+        return {"mode": self.mode, **spec}
 
     def to_json(self) -> str:
         """The job as text, for another process (a Ray actor): :meth:`from_json` reads it."""

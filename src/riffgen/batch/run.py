@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from riffgen.audio.decoders import DEFAULT_DECODER
 from riffgen.batch.jobs import (
     GenerateJob,
     InpaintJob,
@@ -57,8 +58,12 @@ class RunSettings:
     scheduler: str = "pndm"
     threads: int | None = None
     loader: Callable[[], Any] | None = None
+    decoder: str = DEFAULT_DECODER  # the jobs' decoder unless a job names its own
 
     def __post_init__(self) -> None:
+        from riffgen.audio.decoders import check_decoder
+
+        check_decoder(self.decoder)
         # Paths made absolute here, in the driver: a Ray worker may run in another folder.
         from riffgen.models.registry import BUILT_IN
 
@@ -92,6 +97,7 @@ class RunSettings:
             "lora": self.lora,
             "lora_scale": self.lora_scale,
             "scheduler": self.scheduler,
+            "decoder": self.decoder,
         }
 
 
@@ -399,16 +405,18 @@ _MODES: dict[type, Callable[[Any, Job, Any], RiffgenOutput]] = {
 def run_job(pipe: Any, job: Job, out_dir: str | os.PathLike[str], settings: RunSettings) -> None:
     """Make one job and write its three outputs together; raises on any failure (then no
     output of the job changes)."""
+    from riffgen.diffusion.pipeline import decoding
     from riffgen.files import check_output_paths
     from riffgen.outputs import write_result
 
     paths = output_paths(job, out_dir)
     check_output_paths(paths)
     header = sidecar_header(job, settings)
-    if isinstance(job.spec, JamJob):
-        _jam(pipe, job, job.spec, paths, header)
-        return
-    result = _MODES[type(job.spec)](pipe, job, job.spec)
+    with decoding(pipe, job.spec.decoder or settings.decoder):
+        if isinstance(job.spec, JamJob):
+            _jam(pipe, job, job.spec, paths, header)
+            return
+        result = _MODES[type(job.spec)](pipe, job, job.spec)
     write_result(paths[0], result, {**header, "parameters": result.parameters})
 
 

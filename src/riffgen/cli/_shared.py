@@ -67,6 +67,25 @@ def add_model_flags(p: argparse.ArgumentParser, *, default_model: str | None = N
     p.add_argument("--dtype", default=None, choices=DTYPES, help="weights dtype (default auto)")
 
 
+def add_decoder_flag(p: argparse.ArgumentParser, *, default: str | None = "auto") -> None:
+    """--decoder vocoder|griffin-lim|original: how spectrogram images become audio.
+
+    ``default`` "auto" is riffgen's default (:data:`riffgen.audio.decoders.DEFAULT_DECODER`);
+    None leaves the flag unset (the command decides, e.g. from an older flag or per job).
+    """
+    from riffgen.audio.decoders import DECODERS, DEFAULT_DECODER  # no torch
+
+    value = DEFAULT_DECODER if default == "auto" else default
+    p.add_argument(
+        "--decoder",
+        choices=DECODERS,
+        default=value,
+        help="image -> audio: griffin-lim (fast phase recovery), vocoder (riffgen's neural "
+        "vocoder; falls back to griffin-lim for formats it was not trained for) or original "
+        f"(Riffusion's Griffin-Lim); default {DEFAULT_DECODER}",
+    )
+
+
 def add_verbosity(p: argparse.ArgumentParser) -> None:
     """-q (no progress bar, no summary line) and -v (library notices too)."""
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -174,13 +193,14 @@ def check_generation_numbers(args: argparse.Namespace) -> None:
 
 
 def load_pipeline(args: argparse.Namespace) -> Any:
-    """The pipeline named by --model/--device/--dtype/--lora/--lora-scale/--scheduler."""
+    """The pipeline named by --model/--device/--dtype/--lora/--lora-scale/--scheduler,
+    decoding its images with --decoder (when the command has it)."""
     from riffgen.diffusion import load_pipeline as load
     from riffgen.outputs import quiet_libraries
 
     if args.model != "fake":  # the stand-in pipeline imports neither model library
         quiet_libraries(verbose=verbose(args))
-    return load(
+    pipe = load(
         args.model,
         device=args.device,
         dtype=args.dtype,
@@ -188,3 +208,7 @@ def load_pipeline(args: argparse.Namespace) -> Any:
         lora_scale=args.lora_scale,
         scheduler=args.scheduler,
     )
+    decoder = getattr(args, "decoder", None)
+    if decoder is not None:  # every mode of the pipeline decodes its images with it
+        pipe.decoder = decoder
+    return pipe

@@ -62,11 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     p.add_argument("--device", default=None, metavar="D", help="torch device (default: auto)")
+    _shared.add_decoder_flag(p, default=None)
     p.add_argument(
         "--algorithm",
         choices=("riffgen", "original"),
-        default="riffgen",
-        help="phase recovery: riffgen's fast default or the original Griffin-Lim",
+        default=None,
+        help="older spelling of --decoder: riffgen (= griffin-lim) or original",
     )
     _add_overwrite(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -165,6 +166,7 @@ def cmd_image_to_audio(args: argparse.Namespace) -> int:
         except RiffgenError as exc:
             raise RiffgenError(f"--iterations: {exc}") from None
     _shared.check_seed("--seed", args.seed)
+    decoder = _decoder(args)
     from riffgen.audio import image_to_audio, save_audio
     from riffgen.audio.image import open_image, params_from_image
     from riffgen.audio.io import WRITE_FORMATS
@@ -199,7 +201,7 @@ def cmd_image_to_audio(args: argparse.Namespace) -> int:
         params,
         seed=args.seed,
         device=args.device,
-        algorithm=args.algorithm,
+        decoder=decoder,
         progress=on_step,
     )
     bar.close()
@@ -207,6 +209,18 @@ def cmd_image_to_audio(args: argparse.Namespace) -> int:
         save_audio(tmp, samples, sr)
     print(f"{out}: {samples.shape[1] / sr:.2f} s, {samples.shape[0]} channel(s), {sr} Hz")
     return 0
+
+
+def _decoder(args: argparse.Namespace) -> str:
+    """--decoder, else --algorithm's decoder, else riffgen's default; both must agree."""
+    from riffgen.audio.decoders import ALGORITHM_DECODERS, DEFAULT_DECODER
+
+    implied = ALGORITHM_DECODERS[args.algorithm] if args.algorithm else None
+    if args.decoder and implied and args.decoder != implied:
+        raise RiffgenError(
+            f"--algorithm {args.algorithm} is --decoder {implied}, not {args.decoder}: give one"
+        )
+    return args.decoder or implied or DEFAULT_DECODER
 
 
 # -- info ------------------------------------------------------------------------------------

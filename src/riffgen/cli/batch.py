@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("jobs", metavar="JOBS.jsonl", help="the jobs, one JSON object a line")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     _shared.add_model_flags(p)
+    _shared.add_decoder_flag(p)
     p.add_argument(
         "--threads",
         type=int,
@@ -83,6 +84,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         lora_scale=args.lora_scale,
         scheduler=args.scheduler,
         threads=args.threads or _default_threads(args),
+        decoder=args.decoder,
     )
     if args.ray:
         from riffgen.batch.ray_runner import RayOptions, ray_runner

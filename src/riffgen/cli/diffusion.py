@@ -153,6 +153,7 @@ def _add_common(p: argparse.ArgumentParser, *, seed_image_help: str) -> None:
     p.add_argument("--guidance", type=finite_float, default=7.0, metavar="G", help="CFG scale (7)")
     p.add_argument("--seed-image", default=None, metavar="IMAGE", help=seed_image_help)
     _shared.add_model_flags(p)
+    _shared.add_decoder_flag(p)
     _shared.add_verbosity(p)
 
 

@@ -73,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--crossfade-ms", type=finite_float, default=40.0, help="seam crossfade (default 40)"
     )
     _shared.add_model_flags(p)
+    _shared.add_decoder_flag(p)
     p.add_argument("--image", metavar="PNG", help="spectrogram output (default OUT.png)")
     p.add_argument("--log", metavar="JSON", help="clip log (default OUT.json)")
     p.add_argument("--no-image", action="store_true", help="do not write the spectrogram")
@@ -260,6 +261,7 @@ def cmd_jam(args: argparse.Namespace) -> int:
             "crossfade_ms": args.crossfade_ms,
             "num_inference_steps": args.steps,
             "model": args.model,
+            "decoder": args.decoder,
         }
         # The three outputs are renamed into place together once the render ends (also
         # when it was interrupted: the shorter render is valid and kept).

@@ -18,10 +18,11 @@ original ignored them), and prompts may be weighted and longer than 77 tokens.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ import torch
 from PIL import Image
 
 from riffgen.audio import SpectrogramParams, audio_to_image, image_to_audio
+from riffgen.audio.decoders import DEFAULT_DECODER, check_decoder
 from riffgen.diffusion import masks
 from riffgen.diffusion.prompts import encode_prompts
 from riffgen.diffusion.schedulers import check_scheduler_name, make_scheduler, scheduler_name_of
@@ -75,6 +77,28 @@ def _cpu_generator(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
+@contextlib.contextmanager
+def decoding(pipe: Any, decoder: str | None) -> Iterator[Any]:
+    """``pipe`` decoding its images with ``decoder`` for the block (None: as it is), then its
+    own decoder again. For the one thread that drives ``pipe`` (a server worker, a batch
+    runner); pipelines without a ``decoder`` (stand-ins) get one for the block."""
+    if decoder is None:
+        yield pipe
+        return
+    decoder = check_decoder(decoder)
+    had = "decoder" in vars(pipe) or hasattr(type(pipe), "decoder")
+    previous = getattr(pipe, "decoder", None)
+    pipe.decoder = decoder
+    try:
+        yield pipe
+    finally:
+        if had:
+            pipe.decoder = previous
+        else:
+            with contextlib.suppress(AttributeError):
+                del pipe.decoder
+
+
 class RiffgenPipeline:
     """Riffusion-style music generation with diffusers components (UNet, VAE, CLIP, scheduler).
 
@@ -96,6 +120,7 @@ class RiffgenPipeline:
         dtype: torch.dtype | None = None,
         model_source: str | None = None,
         lora: str | None = None,
+        decoder: str = DEFAULT_DECODER,
     ) -> None:
         self.unet = unet
         self.vae = vae
@@ -105,6 +130,7 @@ class RiffgenPipeline:
         self.spectrogram_params = spectrogram_params or SpectrogramParams()
         self.model_source = model_source
         self.lora = lora
+        self.decoder = decoder
         self._device = torch.device(device) if device is not None else unet.device
         self._dtype = dtype or unet.dtype
         self._embed_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
@@ -129,14 +155,17 @@ class RiffgenPipeline:
         lora: str | os.PathLike[str] | None = None,
         lora_scale: float = 1.0,
         scheduler: str = "pndm",
+        decoder: str = DEFAULT_DECODER,
     ) -> RiffgenPipeline:
         """Load any model the registry resolves (``mini``, ``debug``, a hub id, a diffusers
         directory, a single SD1.x ``.safetensors``/``.ckpt`` file; see
-        :mod:`riffgen.models.registry`). ``device``/``dtype`` None = auto."""
+        :mod:`riffgen.models.registry`). ``device``/``dtype`` None = auto. ``decoder``: how
+        images become audio (see :attr:`decoder`)."""
         from riffgen.models.lora import load_lora
         from riffgen.models.registry import load_components
 
         check_scheduler_name(scheduler)
+        check_decoder(decoder)
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
         parts = load_components(model, dtype=dt)
@@ -147,6 +176,7 @@ class RiffgenPipeline:
             device=dev,
             scheduler=scheduler,
             lora=None if lora is None else os.fspath(lora),
+            decoder=decoder,
         )
 
     @classmethod
@@ -157,6 +187,7 @@ class RiffgenPipeline:
         device: str | torch.device | None = None,
         scheduler: str = "pndm",
         lora: str | None = None,
+        decoder: str = DEFAULT_DECODER,
     ) -> RiffgenPipeline:
         """A pipeline over loaded :class:`riffgen.models.Components` (moved to ``device``)."""
         dev = resolve_device(device)
@@ -174,6 +205,7 @@ class RiffgenPipeline:
             dtype=parts.unet.dtype,
             model_source=parts.source,
             lora=lora,
+            decoder=decoder,
         )
 
     # ------------------------------------------------------------------ properties
@@ -185,6 +217,23 @@ class RiffgenPipeline:
     @property
     def dtype(self) -> torch.dtype:
         return self._dtype
+
+    @property
+    def decoder(self) -> str:
+        """How every mode turns its image into audio: ``"griffin-lim"``, ``"vocoder"`` or
+        ``"original"`` (:func:`riffgen.audio.image_to_audio`); settable, and per block with
+        :func:`decoding`. The outputs' ``parameters["decoder"]`` names the one that ran (a
+        vocoder that cannot decode the model's format falls back to Griffin-Lim)."""
+        return self._decoder
+
+    @decoder.setter
+    def decoder(self, name: str) -> None:
+        self._decoder = check_decoder(name)
+
+    def _decoder_used(self) -> str:
+        from riffgen.audio.convert import resolve_decoder
+
+        return resolve_decoder(self._decoder, self.spectrogram_params)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -756,7 +805,13 @@ class RiffgenPipeline:
             exif[int(tag)] = value
         image.info["exif"] = exif.tobytes()
         audio_device = self.device if self.device.type == "cuda" else "cpu"
-        audio, sr = image_to_audio(image, self.spectrogram_params, seed=seed, device=audio_device)
+        audio, sr = image_to_audio(
+            image,
+            self.spectrogram_params,
+            seed=seed,
+            device=audio_device,
+            decoder=self._decoder_used(),
+        )
         if duration_s is not None:
             audio = audio[:, : int(round(duration_s * sr))]
         return RiffgenOutput(audio=audio, sample_rate=sr, image=image, parameters=parameters)
@@ -770,6 +825,7 @@ class RiffgenPipeline:
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
             "scheduler": scheduler_name_of(sched) if sched is not None else None,
+            "decoder": self._decoder_used(),
             "width": width,
             "height": self.height,
             "spectrogram": {

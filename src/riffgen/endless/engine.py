@@ -48,9 +48,15 @@ class ClipMaker(Protocol):
 
 
 def pipeline_clip_maker(
-    pipe: Any, *, num_inference_steps: int = 50, callback: Any = None
+    pipe: Any,
+    *,
+    num_inference_steps: int = 50,
+    callback: Any = None,
+    decoder: str | None = None,
 ) -> ClipMaker:
-    """A :class:`ClipMaker` that renders with ``pipe.interpolate`` (a ``RiffgenPipeline``)."""
+    """A :class:`ClipMaker` that renders with ``pipe.interpolate`` (a ``RiffgenPipeline``),
+    its images decoded with ``decoder`` (None: the pipeline's own, ``pipe.decoder``)."""
+    from riffgen.diffusion.pipeline import decoding
 
     def make(
         start: PromptInput,
@@ -59,15 +65,16 @@ def pipeline_clip_maker(
         init_image: Image.Image,
         mask_image: Image.Image | None,
     ) -> RiffgenOutput:
-        return pipe.interpolate(
-            start,
-            end,
-            alpha,
-            init_image=init_image,
-            mask_image=mask_image,
-            num_inference_steps=num_inference_steps,
-            callback=callback,
-        )
+        with decoding(pipe, decoder):
+            return pipe.interpolate(
+                start,
+                end,
+                alpha,
+                init_image=init_image,
+                mask_image=mask_image,
+                num_inference_steps=num_inference_steps,
+                callback=callback,
+            )
 
     return make
 

@@ -102,6 +102,12 @@ def circular_width(*models: torch.nn.Module | None) -> Iterator[int]:
 # --------------------------------------------------------------------------- loop decoding
 
 
+# Columns of wrapped context each side of a vocoder loop: more than the network's receptive
+# field (55 frames), so the period's first and last columns are decoded as inside the loop.
+LOOP_CONTEXT_COLUMNS = 64
+LOOP_SEAM_S = 0.05  # the overlap-add at the wrap of a vocoder loop
+
+
 def loop_audio(
     image: Image.Image,
     params: SpectrogramParams | None = None,
@@ -109,29 +115,68 @@ def loop_audio(
     seed: int = 0,
     n_iter: int | None = None,
     device: str | torch.device = "cpu",
+    decoder: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """Spectrogram image -> one period of a seamless loop, ``width * hop`` samples.
 
-    :func:`riffgen.audio.circular.loop_from_image`; repeat the result end to end (``np.tile``).
+    Griffin-Lim decoders (``"griffin-lim"``, ``"original"``): the circular Griffin-Lim of
+    :func:`riffgen.audio.circular.loop_from_image`. ``"vocoder"``: the image with wrapped
+    context each side, vocoded, one period cut out and its wrap overlap-added (the vocoder
+    has no circular form). ``decoder`` None: :data:`~riffgen.audio.decoders.DEFAULT_DECODER`.
+    Repeat the result end to end (``np.tile``).
     """
+    from riffgen.audio.convert import resolve_decoder
+    from riffgen.audio.image import params_from_image
+
+    params = params or params_from_image(image)
+    if resolve_decoder(decoder, params) == "vocoder":
+        return _vocoder_loop(image, params, device=device)
     return loop_from_image(image, params, seed=seed, n_iter=n_iter, device=device)
 
 
+def _vocoder_loop(
+    image: Image.Image, params: SpectrogramParams, *, device: str | torch.device
+) -> tuple[np.ndarray, int]:
+    """One period of ``image`` as a loop, decoded by the vocoder (see :func:`loop_audio`)."""
+    from riffgen.audio.convert import image_to_audio
+    from riffgen.audio.mix import crossfade, normalize_peak
+
+    width, hop = image.width, params.hop_length
+    margin = LOOP_CONTEXT_COLUMNS
+    pixels = np.asarray(image.convert("RGB"))
+    wrapped = pixels[:, np.arange(-margin, width + margin) % width]
+    audio, sr = image_to_audio(
+        Image.fromarray(np.ascontiguousarray(wrapped)), params, device=device, decoder="vocoder"
+    )
+    period = width * hop
+    start = margin * hop  # column 0 of the period
+    seam = min(int(round(LOOP_SEAM_S * sr)), period // 4, margin * hop - hop)
+    loop = audio[:, start : start + period].copy()
+    # The wrap: the samples after the period (which continue its last sample) fade into the
+    # period's own first samples, so the repeat joins without a step.
+    after = audio[:, start + period : start + period + seam]
+    loop[:, :seam] = crossfade(after, loop[:, :seam])
+    return normalize_peak(loop), sr
+
+
 def make_loop(pipe: Any, prompt: str, **text_to_audio_kwargs: Any) -> RiffgenOutput:
-    """``pipe.text_to_audio`` with circular convolutions, decoded as a seamless loop.
+    """``pipe.text_to_audio`` with circular convolutions, decoded as a seamless loop with the
+    pipeline's decoder (``pipe.decoder``).
 
     The returned audio is one period (``width * hop`` samples, e.g. 5.12 s for 512 columns);
     ``parameters["loop"]`` is True.
     """
     with circular_width(pipe.unet, pipe.vae):
         out = pipe.text_to_audio(prompt, **text_to_audio_kwargs)
-    return as_loop(out, pipe.spectrogram_params)
+    return as_loop(out, pipe.spectrogram_params, decoder=getattr(pipe, "decoder", None))
 
 
-def as_loop(out: RiffgenOutput, params: SpectrogramParams | None = None) -> RiffgenOutput:
+def as_loop(
+    out: RiffgenOutput, params: SpectrogramParams | None = None, *, decoder: str | None = None
+) -> RiffgenOutput:
     """Re-decode a generated clip's image as a seamless loop (the image should wrap: make it
-    under :func:`circular_width`)."""
+    under :func:`circular_width`) with ``decoder`` (see :func:`loop_audio`)."""
     seed = int(out.parameters.get("seed", 0) or 0) if isinstance(out.parameters, dict) else 0
-    audio, sr = loop_audio(out.image, params, seed=seed)
+    audio, sr = loop_audio(out.image, params, seed=seed, decoder=decoder)
     parameters = {**(out.parameters or {}), "loop": True}
     return RiffgenOutput(audio=audio, sample_rate=sr, image=out.image, parameters=parameters)

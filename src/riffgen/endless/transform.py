@@ -93,6 +93,7 @@ def transform_long(
     match_level: bool = True,
     callback: Callable[[int, int], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    decoder: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """Transform audio of any length with ``pipe`` (a ``RiffgenPipeline``).
 
@@ -103,8 +104,11 @@ def transform_long(
     carry their own). ``width`` is the window in image columns (10 ms each), ``overlap_s``
     the crossfade between windows in seconds. ``match_level`` keeps the song's dynamics
     (each window's output gets its input's RMS, within ±24 dB). ``callback(step, total)``
-    goes to every diffusion call, ``progress(done, total)`` after each window.
+    goes to every diffusion call, ``progress(done, total)`` after each window. ``decoder``
+    decodes every window (None: the pipeline's own, ``pipe.decoder``).
     """
+    from riffgen.diffusion.pipeline import decoding
+
     params = pipe.spectrogram_params
     points = _as_prompts(
         prompts,
@@ -138,14 +142,15 @@ def transform_long(
             chunk = np.pad(chunk, ((0, 0), (0, window - chunk.shape[1])))
         image = audio_to_image(chunk, sr, params)
         a, b, alpha = prompt_at(points, (start + window / 2) / max(n, 1))
-        result = pipe.interpolate(
-            a,
-            b,
-            alpha,
-            init_image=image,
-            num_inference_steps=num_inference_steps,
-            callback=callback,
-        )
+        with decoding(pipe, decoder):
+            result = pipe.interpolate(
+                a,
+                b,
+                alpha,
+                init_image=image,
+                num_inference_steps=num_inference_steps,
+                callback=callback,
+            )
         y = conform_channels(result.audio, channels)
         if result.sample_rate != sr:
             y = resample(y, result.sample_rate, sr)

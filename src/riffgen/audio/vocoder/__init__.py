@@ -25,9 +25,11 @@ __all__ = [
     "features_from_mel",
     "load_vocoder",
     "save_vocoder",
+    "say_once",
     "unsupported_reason",
     "vocode",
     "vocode_or_none",
+    "vocoder_problem",
 ]
 
 _said: set[str] = set()
@@ -87,6 +89,21 @@ def _chunked(model: Vocoder, features: torch.Tensor, chunk: int) -> torch.Tensor
     return model.synthesize(torch.cat(pieces, dim=-1))
 
 
+def vocoder_problem(
+    params: SpectrogramParams, *, weights: str | os.PathLike[str] | None = None
+) -> str | None:
+    """Why the vocoder at ``weights`` (default shipped) cannot decode images with ``params``:
+    unusable weights or an image format it was not trained for. None: it can."""
+    try:
+        model = load_vocoder(weights)
+    except RiffgenError as exc:
+        return str(exc)
+    except ImportError as exc:  # safetensors missing from a stripped-down install
+        return f"the vocoder cannot be loaded ({exc})"
+    reason = unsupported_reason(model.config, params)
+    return None if reason is None else f"the vocoder was not trained for images with {reason}"
+
+
 def vocode_or_none(
     mel: torch.Tensor,
     params: SpectrogramParams,
@@ -94,12 +111,35 @@ def vocode_or_none(
     weights: str | os.PathLike[str] | None = None,
 ) -> torch.Tensor | None:
     """:func:`vocode` with the weights at ``weights`` (default shipped), or None after saying
-    once on stderr why the vocoder cannot be used (the caller then uses Griffin-Lim)."""
-    try:
-        return vocode(mel, params, model=load_vocoder(weights))
-    except RiffgenError as exc:
-        _say_once(f"riffgen: {exc}; using Griffin-Lim instead")
-        return None
+    once on stderr why the vocoder cannot be used (the caller then uses Griffin-Lim).
+
+    Besides :func:`vocoder_problem`'s reasons, a network that fails while decoding (a tensor
+    error) or gives NaN/infinite samples falls back too, so a bad decoder never ends a jam.
+    """
+    problem = vocoder_problem(params, weights=weights)
+    if problem is None:
+        try:
+            wav = vocode(mel, params, model=load_vocoder(weights))
+        except RiffgenError as exc:
+            problem = str(exc)
+        except RuntimeError as exc:
+            problem = f"the vocoder failed ({_first_line(exc)})"
+        else:
+            if bool(torch.isfinite(wav).all()):
+                return wav
+            problem = "the vocoder gave NaN or infinite samples"
+    say_once(f"riffgen: {problem}; using Griffin-Lim instead")
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def say_once(message: str) -> None:
+    """Print ``message`` on stderr the first time this process sees it (not once per clip)."""
+    _say_once(message)
 
 
 def _say_once(message: str) -> None:
