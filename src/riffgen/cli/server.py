@@ -91,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-audio-s", type=finite_float, default=30.0)
     p.add_argument("--max-steps", type=int, default=100)
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    _add_ray_flags(p)
     p.set_defaults(func=serve)
 
 
@@ -107,6 +108,7 @@ def serve(args: argparse.Namespace) -> int:
         raise RiffgenError(f"port must be 1-65535, got {args.port}")
     if not args.header_timeout > 0:
         raise RiffgenError(f"--header-timeout must be > 0 s, got {args.header_timeout}")
+    ray_options = _ray_options(args)  # bad --ray flags: one line, before anything starts
     api_key = args.api_key or os.environ.get("RIFFGEN_API_KEY") or None
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     if not _is_loopback(args.host) and not api_key:
@@ -132,6 +134,8 @@ def serve(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise RiffgenError(str(exc)) from None
+    if ray_options is not None:
+        return _serve_ray(args, config, ray_options)
     pool = build_pool(
         args.model,
         devices=args.device or [None],
@@ -183,3 +187,95 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+def _add_ray_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "Ray Serve", "serve the same app on a Ray cluster, the models as replicas (docs/ray.md)"
+    )
+    g.add_argument(
+        "--ray",
+        action="store_true",
+        help="run the app as a Ray Serve ingress with model replicas (needs ray[serve])",
+    )
+    g.add_argument(
+        "--replicas", type=int, default=None, metavar="N", help="a fixed number of model replicas "
+        "(default: one per GPU of the cluster, else one per --cpus-per-replica CPUs)",
+    )  # fmt: skip
+    g.add_argument(
+        "--min-replicas", type=int, default=None, metavar="A",
+        help="autoscale: at least A replicas (default 1)",
+    )  # fmt: skip
+    g.add_argument(
+        "--max-replicas", type=int, default=None, metavar="B",
+        help="autoscale: at most B replicas (default: what the cluster fits)",
+    )  # fmt: skip
+    g.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to join, HOST:PORT of its head or 'auto' (default: RAY_ADDRESS, "
+        "else a new local cluster)",
+    )
+    g.add_argument("--cpus-per-replica", type=finite_float, default=1.0, metavar="C")
+    g.add_argument(
+        "--gpus-per-replica", type=finite_float, default=None, metavar="G",
+        help="GPUs per model replica (default: 1 on a cluster with GPUs, else 0; 0.5: two a GPU)",
+    )  # fmt: skip
+
+
+def _ray_options(args: argparse.Namespace):
+    """The replica options of ``--ray`` (None without it); bad combinations are a RiffgenError."""
+    ray_only = {
+        "--replicas": args.replicas,
+        "--min-replicas": args.min_replicas,
+        "--max-replicas": args.max_replicas,
+        "--address": args.address,
+        "--gpus-per-replica": args.gpus_per_replica,
+        "--cpus-per-replica": None if args.cpus_per_replica == 1.0 else args.cpus_per_replica,
+    }
+    if not args.ray:
+        given = [flag for flag, value in ray_only.items() if value is not None]
+        if given:
+            raise RiffgenError(f"{given[0]} needs --ray")
+        return None
+    if args.device and len(args.device) > 1:
+        raise RiffgenError("--ray places the model replicas itself: give at most one --device")
+    from riffgen.server.ray_serve import ReplicaOptions
+
+    return ReplicaOptions(
+        replicas=args.replicas,
+        min_replicas=args.min_replicas,
+        max_replicas=args.max_replicas,
+        cpus_per_replica=args.cpus_per_replica,
+        gpus_per_replica=args.gpus_per_replica,
+    )
+
+
+def _serve_ray(args: argparse.Namespace, config, options) -> int:
+    """``serve --ray``: Serve's HTTP proxy on --host/--port, until Ctrl-C or SIGTERM."""
+    from riffgen.server.ray_serve import ModelSpec, serve_forever
+
+    spec = ModelSpec(
+        model=args.model,
+        device=args.device[0] if args.device else None,
+        dtype=args.dtype,
+        lora=args.lora,
+        scheduler=args.scheduler,
+    )
+
+    def ready(plan) -> None:
+        count = (
+            f"{plan.min_replicas}-{plan.max_replicas} (autoscaled)"
+            if plan.autoscaling
+            else str(plan.max_replicas)
+        )
+        print(
+            f"riffgen: serving {args.model} on Ray ({count} replicas, {plan.cpus:g} CPU "
+            f"{plan.gpus:g} GPU each) at http://{args.host}:{args.port}/ (API docs at /docs)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return serve_forever(
+        spec, options, config, host=args.host, port=args.port, address=args.address, ready=ready
+    )
