@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from riffgen.audio.decoders import DECODERS, DEFAULT_DECODER
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -32,6 +34,8 @@ class ServerConfig:
     max_width: int = 2048  # widest spectrogram the server generates or decodes
     max_jam_sessions: int = 8
     model_name: str = "unknown"
+    # How images become audio when a request does not say (and always for /run_inference/).
+    decoder: str = DEFAULT_DECODER
 
     def __post_init__(self) -> None:
         if self.max_queue < 1:
@@ -40,5 +44,7 @@ class ServerConfig:
             raise ValueError(f"request timeout must be > 0 s, got {self.request_timeout_s}")
         if self.body_idle_timeout_s <= 0 or self.body_timeout_s <= 0:
             raise ValueError("body timeouts must be > 0 s")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.decoder!r}: use one of {', '.join(DECODERS)}")
         if self.max_width < 64 or self.max_width % 8:
             raise ValueError(f"max_width must be a multiple of 8 >= 64, got {self.max_width}")

@@ -4,7 +4,8 @@ Messages are JSON objects with a ``type``.
 
 Client -> server:
   ``start``    {prompts: [str | {prompt, duration_s}], seed, seed_image, bpm, denoising,
-                guidance, negative_prompt, num_inference_steps, format, buffer_ahead}
+                guidance, negative_prompt, num_inference_steps, format, buffer_ahead,
+                decoder (griffin-lim | vocoder | original; null: the server's default)}
   ``prompt``   {prompt, mode: "queue" | "now"}: add a prompt (or replace the waiting ones)
   ``settings`` any ``start`` field but prompts: restarts the engine from the current prompt/seed
   ``played``   {seq}: the client started playing clip ``seq`` (flow control)
@@ -42,7 +43,7 @@ from riffgen.errors import RiffgenError
 from riffgen.serialize import to_jsonable
 from riffgen.server.codecs import AUDIO_MIME, data_url, encode_audio, encode_image
 from riffgen.server.errors import redact_paths
-from riffgen.server.schemas import MAX_PROMPT_CHARS, MAX_SEED
+from riffgen.server.schemas import MAX_PROMPT_CHARS, MAX_SEED, DecoderField
 from riffgen.server.seeds import NAME_PATTERN
 from riffgen.server.state import AppState
 from riffgen.server.worker import JobCancelledError, JobTimeoutError, QueueFullError
@@ -68,6 +69,7 @@ class JamSettings(BaseModel):
     num_inference_steps: int = Field(30, ge=1)
     format: Literal["wav", "ogg", "mp3"] = "wav"
     buffer_ahead: int = Field(3, ge=1, le=8)
+    decoder: DecoderField | None = None
 
 
 class JamStart(JamSettings):
@@ -152,7 +154,10 @@ class JamSession:
         # The pool may run each clip on another worker, so the engine renders with the
         # pipeline (and the cancel/timeout callback) of the job that runs it.
         self.engine.clip_maker = pipeline_clip_maker(
-            pipe, num_inference_steps=self.settings.num_inference_steps, callback=callback
+            pipe,
+            num_inference_steps=self.settings.num_inference_steps,
+            callback=callback,
+            decoder=self.settings.decoder or self.config.decoder,
         )
         began = time.perf_counter()
         clip = next(self.iterator, None)

@@ -14,6 +14,18 @@ from riffgen.server.codecs import AudioFormat, encode_audio, encode_image
 PipelineCall = Callable[[Any, Callable[[int, int], None]], RiffgenOutput]
 
 
+def decoding_call(call: PipelineCall, decoder: str) -> PipelineCall:
+    """``call`` with the pipeline decoding its images with ``decoder``, on the worker thread
+    that owns the pipeline (so no other request sees the change), restored afterwards."""
+    from riffgen.diffusion.pipeline import decoding
+
+    def decoded(pipeline: Any, check: Callable[[int, int], None]) -> RiffgenOutput:
+        with decoding(pipeline, decoder):
+            return call(pipeline, check)
+
+    return decoded
+
+
 @dataclass(frozen=True)
 class EncodedClip:
     """A finished clip, already encoded, so the event loop only copies bytes."""

@@ -13,12 +13,18 @@ from pydantic import (
     field_validator,
 )
 
+from riffgen.audio.decoders import DECODERS
 from riffgen.server.seeds import NAME_PATTERN
 
 MAX_PROMPT_CHARS = 1000  # the pipeline truncates to 77 tokens; this only bounds request size
 MAX_SEED = 2**32 - 1
 
 AudioFormatField = Literal["wav", "mp3", "ogg"]
+DecoderField = Literal[DECODERS]  # type: ignore[valid-type]
+DECODER_HELP = (
+    "How the spectrogram becomes audio: griffin-lim, vocoder (falls back to griffin-lim for "
+    "formats it was not trained for) or original; null: the server's default."
+)
 # The original app's own rollover test is ``alpha > 1 + 1e-3``: with an alphaVelocity such as
 # 0.05 its float sums reach 1.0000000000000002, which /run_inference/ accepts as 1.
 ALPHA_SLACK = 1e-3
@@ -77,6 +83,7 @@ class TextToAudioRequest(_Model):
     guidance: float = Field(7.0, ge=0.0, le=50.0, allow_inf_nan=False)
     width: int = Field(512, ge=64, multiple_of=8, description="Spectrogram columns (10 ms each).")
     format: AudioFormatField = "wav"
+    decoder: DecoderField | None = Field(None, description=DECODER_HELP)
 
 
 class InterpolateRequest(_Model):
@@ -94,6 +101,7 @@ class InterpolateRequest(_Model):
         description="Stretch the seed image to this tempo.",
     )
     format: AudioFormatField = "wav"
+    decoder: DecoderField | None = Field(None, description=DECODER_HELP)
 
 
 class ClipResponse(_Model):
@@ -122,3 +130,5 @@ class HealthResponse(_Model):
     model: str
     workers: list[dict[str, Any]]
     jam_sessions: int
+    decoder: str = Field(description="the decoder of requests that name none")
+    decoders: list[str]

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from riffgen.diffusion.types import PromptInput, RiffgenOutput
 from riffgen.server import schemas as s
 from riffgen.server.codecs import AUDIO_MIME, data_url
-from riffgen.server.jobs import EncodedClip
+from riffgen.server.jobs import EncodedClip, PipelineCall, decoding_call
 from riffgen.server.state import AppState
 
 ResponseKind = Literal["json", "audio", "image"]
@@ -31,6 +31,12 @@ Seconds = Annotated[float, Form(ge=0.0, le=3600.0, allow_inf_nan=False)]
 OptSeconds = Annotated[float | None, Form(gt=0.0, le=3600.0, allow_inf_nan=False)]
 OptS = Annotated[float | None, Form(ge=0.0, le=3600.0, allow_inf_nan=False)]
 OptHz = Annotated[float | None, Form(ge=0.0, le=100000.0, allow_inf_nan=False)]
+Decoder = Annotated[s.DecoderField | None, Form(description=s.DECODER_HELP)]
+
+
+def with_decoder(state: AppState, call: PipelineCall, decoder: str | None) -> PipelineCall:
+    """``call`` decoding with the request's ``decoder``, else the server's (``--decoder``)."""
+    return decoding_call(call, decoder or state.config.decoder)
 
 
 def clip_response(clip: EncodedClip, response: ResponseKind) -> Response:
@@ -56,7 +62,8 @@ def interpolate_call(
     state: AppState, body: Any, *, bpm: float | None = None
 ) -> Callable[[Any, Any], RiffgenOutput]:
     """The worker call of an interpolation request (the original ``/run_inference/`` and
-    ``/api/v1/interpolate`` share it): steps, seed image and mask checked here, on the loop."""
+    ``/api/v1/interpolate`` share it): steps, seed image and mask checked here, on the loop.
+    The body's ``decoder`` decodes it (the original's body has none: the server's default)."""
     steps = state.check_steps(body.num_inference_steps, ["body", "num_inference_steps"])
     init = state.seed_image(body.seed_image_id, ["body", "seed_image_id"], bpm=bpm).image
     mask = (
@@ -78,4 +85,4 @@ def interpolate_call(
             callback=cb,
         )
 
-    return call
+    return with_decoder(state, call, getattr(body, "decoder", None))

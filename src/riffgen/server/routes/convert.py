@@ -8,10 +8,12 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 
 from riffgen.audio import audio_to_image, image_to_audio
+from riffgen.audio.convert import resolve_decoder
 from riffgen.diffusion.types import RiffgenOutput
 from riffgen.server import schemas as s
 from riffgen.server.codecs import encode_image
 from riffgen.server.routes.common import (
+    Decoder,
     Fmt,
     OptSeconds,
     ResponseQuery,
@@ -32,19 +34,22 @@ async def image_to_audio_route(
     image: Annotated[UploadFile, File(description="spectrogram image (PNG), white = silence")],
     seed: Seed = 0,
     format: Fmt = "wav",
+    decoder: Decoder = None,
     response: ResponseQuery = "json",
 ) -> Response:
     picture = await upload_image(state, await read_upload(image, "image"), "image")
     params = state.params
+    wanted = decoder or state.config.decoder
 
     def call(_pipe, _cb) -> RiffgenOutput:
         exif_free = picture.convert("RGB")
-        audio, sr = image_to_audio(exif_free, params, seed=seed)
+        used = resolve_decoder(wanted, params)
+        audio, sr = image_to_audio(exif_free, params, seed=seed, decoder=used)
         return RiffgenOutput(
             audio=audio,
             sample_rate=sr,
             image=exif_free,
-            parameters={"seed": seed, "width": picture.width},
+            parameters={"seed": seed, "width": picture.width, "decoder": used},
         )
 
     clip = await state.run_clip(request, call, name="image_to_audio", audio_format=format)

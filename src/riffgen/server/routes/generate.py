@@ -13,6 +13,7 @@ from riffgen.diffusion.types import RiffgenOutput
 from riffgen.server import schemas as s
 from riffgen.server.errors import FieldError
 from riffgen.server.routes.common import (
+    Decoder,
     Fmt,
     Guidance,
     NegPrompt,
@@ -27,6 +28,7 @@ from riffgen.server.routes.common import (
     Unit,
     clip_response,
     interpolate_call,
+    with_decoder,
 )
 from riffgen.server.state import State
 from riffgen.server.uploads import read_upload, upload_audio, upload_image
@@ -52,6 +54,7 @@ async def text_to_audio(
             callback=cb,
         )
 
+    call = with_decoder(state, call, body.decoder)
     clip = await state.run_clip(request, call, name="text_to_audio", audio_format=body.format)
     return clip_response(clip, response)
 
@@ -79,6 +82,7 @@ async def audio_to_audio(
     start_s: Seconds = 0.0,
     duration_s: OptSeconds = None,
     format: Fmt = "wav",
+    decoder: Decoder = None,
     response: ResponseQuery = "json",
 ) -> Response:
     steps = state.check_steps(num_inference_steps, ["body", "num_inference_steps"])
@@ -100,6 +104,7 @@ async def audio_to_audio(
             callback=cb,
         )
 
+    call = with_decoder(state, call, decoder)
     clip = await state.run_clip(request, call, name="audio_to_audio", audio_format=format)
     return clip_response(clip, response)
 
@@ -122,6 +127,7 @@ async def inpaint(
     num_inference_steps: Steps = 50,
     guidance: Guidance = 7.0,
     format: Fmt = "wav",
+    decoder: Decoder = None,
     response: ResponseQuery = "json",
 ) -> Response:
     params = state.params
@@ -171,5 +177,6 @@ async def inpaint(
             callback=cb,
         )
 
+    call = with_decoder(state, call, decoder)
     clip = await state.run_clip(request, call, name="inpaint", audio_format=format)
     return clip_response(clip, response)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from riffgen import __version__
+from riffgen.audio.decoders import DECODERS
 from riffgen.server import schemas as s
 from riffgen.server.state import State
 
@@ -22,6 +23,8 @@ async def health(state: State) -> dict[str, Any]:
         "model": public_model_name(state.config.model_name),
         "workers": state.pool.describe(),
         "jam_sessions": state.jam_sessions,
+        "decoder": state.config.decoder,
+        "decoders": list(DECODERS),
     }
 
 

@@ -2,6 +2,24 @@
 
 export const $ = (id) => document.getElementById(id);
 
+// The decoder chosen in the settings panel ("" = the server's default), for every tool.
+const DECODERS = ["griffin-lim", "vocoder", "original"];
+export function decoder() {
+  const value = localStorage.getItem("riffgen.decoder") || "";
+  return DECODERS.includes(value) ? value : "";
+}
+
+export function setDecoder(value) {
+  if (DECODERS.includes(value)) localStorage.setItem("riffgen.decoder", value);
+  else localStorage.removeItem("riffgen.decoder");
+}
+
+// Adds the chosen decoder to a multipart form (nothing for the server's default).
+export function appendDecoder(form) {
+  if (decoder()) form.append("decoder", decoder());
+  return form;
+}
+
 export function apiKey() {
   return localStorage.getItem("riffgen.apiKey") || "";
 }

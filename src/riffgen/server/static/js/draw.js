@@ -1,5 +1,5 @@
 // Draw-to-audio: paint a spectrogram (dark = loud) and hear it through Griffin-Lim on the server.
-import { $, postForm, setStatus } from "./common.js";
+import { $, appendDecoder, postForm, setStatus } from "./common.js";
 
 let drawing = false, last = null;
 
@@ -53,6 +53,7 @@ async function play() {
     const form = new FormData();
     form.append("image", blob, "drawing.png");
     form.append("format", "wav");
+    appendDecoder(form);
     const out = await postForm("/api/v1/image_to_audio", form);
     const audio = $("draw-audio");
     audio.hidden = false;

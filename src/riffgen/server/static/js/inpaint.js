@@ -1,5 +1,5 @@
 // Inpaint: pick a time range (drag) or paint a mask on a clip's spectrogram; regenerate that part.
-import { $, dataUrlToBlob, loadImage, postForm, postJSON, setStatus } from "./common.js";
+import { $, appendDecoder, dataUrlToBlob, decoder, loadImage, postForm, postJSON, setStatus } from "./common.js";
 
 const st = { image: null, imageBlob: null, duration: 0, dragging: false, dragFrom: 0, mask: null, painting: false };
 
@@ -84,6 +84,7 @@ async function regenerate() {
   form.append("prompt", $("inpaint-prompt").value);
   form.append("num_inference_steps", "30");
   form.append("format", "wav");
+  appendDecoder(form);
   if (mode() === "range") {
     const a = Number($("inpaint-start").value), b = Number($("inpaint-end").value);
     form.append("start_s", String(Math.min(a, b)));
@@ -134,7 +135,8 @@ export function initInpaint() {
     setStatus(status, "Generating a clip…");
     try {
       const out = await postJSON("/api/v1/text_to_audio", {
-        prompt: $("inpaint-prompt").value || "drum beat", num_inference_steps: 30, width: 512, format: "wav" });
+        prompt: $("inpaint-prompt").value || "drum beat", num_inference_steps: 30, width: 512, format: "wav",
+        decoder: decoder() || null });
       await setClip(dataUrlToBlob(out.image), out.audio, out.duration_s);
       setStatus(status, "Clip ready: drag across the picture to select a part", "ok");
     } catch (err) {

@@ -38,6 +38,8 @@ async function initServer() {
     const h = await getJSON("/api/v1/health");
     const w = h.workers.map((x) => `${x.device} (${x.queued}/${x.max_queue} busy)`).join(", ");
     $("server-status").textContent = `riffgen ${h.version}, model ${h.model}, ${w}`;
+    const option = document.querySelector('#decoder option[value=""]');
+    if (option && h.decoder) option.textContent = `Server default (${h.decoder})`;
   } catch (err) {
     $("server-status").textContent = `Server unreachable: ${err.message}`;
   }

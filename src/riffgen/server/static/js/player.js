@@ -1,5 +1,7 @@
 // The endless player: a WebSocket jam stream, scheduled gaplessly with the Web Audio API.
-import { $, audioContext, decodeDataUrl, download, encodeWav, getJSON, loadImage, wsUrl } from "./common.js";
+import {
+  $, audioContext, decodeDataUrl, decoder, download, encodeWav, getJSON, loadImage, setDecoder, wsUrl,
+} from "./common.js";
 
 const RANDOM_PROMPTS = [
   "funky bass line with jazz piano", "lo-fi hip hop beat with vinyl crackle", "church organ hymn",
@@ -25,6 +27,7 @@ function settings() {
     seed_image: $("seed-image").value || "og_beat",
     denoising: Number($("denoising").value),
     num_inference_steps: Math.max(1, Math.floor(Number($("steps").value) || 30)),
+    decoder: decoder() || null, // null: the server's default
   };
 }
 
@@ -304,6 +307,7 @@ function shareLink() {
   url.searchParams.set("seed_image", s.seed_image);
   url.searchParams.set("denoising", s.denoising);
   url.searchParams.set("steps", s.num_inference_steps);
+  if (s.decoder) url.searchParams.set("decoder", s.decoder);
   const field = $("share-url");
   field.hidden = false;
   field.value = url.toString();
@@ -329,6 +333,8 @@ function restoreFromUrl() {
   if (den !== null) { $("denoising").value = den; $("denoising-out").textContent = den.toFixed(2); }
   const steps = num("steps", 1, 100);
   if (steps !== null) $("steps").value = Math.floor(steps);
+  if (q.has("decoder")) setDecoder(q.get("decoder")); // a share link's choice is kept, like the API key
+  $("decoder").value = decoder();
   return q.get("seed_image");
 }
 
@@ -339,7 +345,7 @@ function settingsChanged() {
   state.settingsTimer = setTimeout(() => {
     const s = settings();
     send({ type: "settings", seed_image: s.seed_image, denoising: s.denoising,
-           num_inference_steps: s.num_inference_steps });
+           num_inference_steps: s.num_inference_steps, decoder: s.decoder });
   }, 400);
 }
 
@@ -375,7 +381,8 @@ export function initPlayer() {
     input.focus();
   });
   $("play").addEventListener("click", togglePlay);
-  for (const id of ["seed-image", "denoising", "steps"]) $(id).addEventListener("input", settingsChanged);
+  $("decoder").addEventListener("input", () => setDecoder($("decoder").value));
+  for (const id of ["seed-image", "denoising", "steps", "decoder"]) $(id).addEventListener("input", settingsChanged);
   $("share").addEventListener("click", shareLink);
   $("download-wav").addEventListener("click", downloadWav);
   $("download-png").addEventListener("click", downloadPng);

@@ -1,5 +1,5 @@
 // Transform: audio-to-audio with a prompt and a denoising strength.
-import { $, dataUrlToBlob, postForm, setStatus } from "./common.js";
+import { $, appendDecoder, dataUrlToBlob, postForm, setStatus } from "./common.js";
 
 let originalUrl = null;
 
@@ -24,6 +24,7 @@ export function initTransform() {
     form.append("seed", String(Math.max(0, Math.floor(Number($("transform-seed").value) || 0))));
     form.append("num_inference_steps", String(Math.max(1, Math.floor(Number($("transform-steps").value) || 30))));
     form.append("format", "wav");
+    appendDecoder(form);
     const button = $("transform-go");
     button.disabled = true;
     setStatus(status, "Transforming…");
