@@ -9,6 +9,8 @@ Examples:
     .venv/bin/python scripts/train_mini.py --scale quick --out /tmp/mini-quick
     .venv/bin/python scripts/train_mini.py --data-only                       # CPU: data only -> build/mini/data
     .venv/bin/python scripts/train_mini.py --dataset build/mini/data --device cuda  # on a GPU
+    .venv/bin/python scripts/train_mini.py --dataset build/mini/data \
+        --init-from src/riffgen/data/models/mini --unet-steps 2400       # fine-tune (v1 -> v2)
 """
 
 from __future__ import annotations
@@ -56,6 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dataset", default=None, help="use this dataset, skip data generation")
     parser.add_argument("--data-only", action="store_true", help="only generate the dataset")
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="MODEL_DIR",
+        help="fine-tune this mini model (its VAE kept, its UNet trained further) instead of "
+        "training from scratch",
+    )
+    parser.add_argument(
+        "--no-tempo-token",
+        dest="tempo_token",
+        action="store_false",
+        help="no explicit tempo token in the text conditioning (mini v1's conditioning)",
+    )
     parser.add_argument("--n-clips", type=int, default=None, help="override the scale's clips")
     parser.add_argument("--vae-steps", type=int, default=None)
     parser.add_argument("--unet-steps", type=int, default=None)
@@ -103,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         cpu_threads=args.threads,
         seed=args.seed,
+        init_from=Path(args.init_from) if args.init_from else None,
+        tempo_token=args.tempo_token,
     )
     try:
         run(options)

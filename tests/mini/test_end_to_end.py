@@ -85,7 +85,9 @@ def test_pipeline_generates_prompt_dependent_audio(trained):
 
     _, out, _ = trained
     pipe = RiffgenPipeline.from_pretrained(str(out), device="cpu", dtype="fp32")
-    assert type(pipe.text_encoder).__name__ == "BertModel"
+    # mini v2's conditioning: the frozen MiniLM encoder plus the prompt's tempo token
+    assert type(pipe.text_encoder).__name__ == "TempoTextEncoder"
+    assert type(pipe.text_encoder.encoder).__name__ == "BertModel"
     assert pipe.spectrogram_params == MINI_SPECTROGRAM
     a = pipe.text_to_audio("a calm solo piano melody", num_inference_steps=3, seed=1)
     b = pipe.text_to_audio("fast heavy drums and distorted bass", num_inference_steps=3, seed=1)

@@ -50,6 +50,13 @@ def _register_prepare(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--min-frequency", type=int, default=None, metavar="HZ")
     p.add_argument("--max-frequency", type=int, default=None, metavar="HZ")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="MODEL",
+        help="write images in this model's spectrogram format (e.g. mini: 128 mel rows), the "
+        "format `train --base MODEL` needs (default: riffusion's 512-mel format)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)
 
@@ -63,11 +70,23 @@ def _prepare(args: argparse.Namespace) -> int:
         changes["min_frequency"] = args.min_frequency
     if args.max_frequency is not None:
         changes["max_frequency"] = args.max_frequency
+    if args.model is not None:
+        from riffgen.models.registry import spectrogram_params_of
+
+        given = [f for f, v in (("--stereo", args.stereo), ("--min-frequency", args.min_frequency),
+                                ("--max-frequency", args.max_frequency)) if v]  # fmt: skip
+        if given:
+            raise RiffgenError(
+                f"{', '.join(given)} cannot be combined with --model: the model's format is used"
+            )
+        params = spectrogram_params_of(args.model)
+    else:
+        params = SpectrogramParams(**changes)  # type: ignore[arg-type]
     config = PrepareConfig(
         clip_seconds=args.clip_seconds,
         hop_seconds=args.hop_seconds,
         silence_dbfs=args.silence_db,
-        params=SpectrogramParams(**changes),  # type: ignore[arg-type]
+        params=params,
         captions=args.captions,
         progress=not args.no_progress,
     )

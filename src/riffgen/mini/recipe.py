@@ -41,6 +41,10 @@ class RunOptions:
     # not trained); and how many held-out prompts per set the final adherence check uses.
     classifier_out: Path | None = None
     eval_prompts: int = 10
+    # Fine-tune instead of training from scratch: start from this mini model's VAE (kept as
+    # is) and UNet (trained further), e.g. the shipped v1 to make v2 with the tempo token.
+    init_from: Path | None = None
+    tempo_token: bool = True
 
 
 def _stage(report: dict[str, Any], name: str, start: float, **extra: Any) -> None:
@@ -51,11 +55,8 @@ def _stage(report: dict[str, Any], name: str, start: float, **extra: Any) -> Non
 
 def run(options: RunOptions) -> dict[str, Any]:
     """Run the recipe; returns (and writes to ``work_dir/train_mini_report.json``) the timings."""
-    from riffgen.mini.vae import VaeTrainConfig, train_vae
     from riffgen.models.configs import mini_spec
     from riffgen.models.registry import build_model
-    from riffgen.training.config import TrainConfig
-    from riffgen.training.trainer import train
 
     scale, work = options.scale, Path(options.work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -100,9 +101,45 @@ def run(options: RunOptions) -> dict[str, Any]:
     start = time.perf_counter()
     init_dir = work / "init"
     shutil.rmtree(init_dir, ignore_errors=True)
-    build_model(mini_spec(MiniArchitecture()), init_dir, seed=options.seed)
-    _stage(report, "build", start)
+    if options.init_from is not None:
+        start_from(Path(options.init_from), init_dir, tempo_token=options.tempo_token)
+        _stage(report, "build", start, init_from=str(options.init_from))
+    else:
+        arch = MiniArchitecture(tempo_token=options.tempo_token)
+        build_model(mini_spec(arch), init_dir, seed=options.seed)
+        _stage(report, "build", start)
+        _train_vae_stage(report, options, init_dir, dataset)
+    unet_dir = _train_unet_stage(report, options, init_dir, dataset)
 
+    start = time.perf_counter()
+    sizes = export_fp16(unet_dir, Path(options.out_dir))
+    _stage(report, "export", start, **sizes)
+
+    start = time.perf_counter()
+    report["check"] = check_generation(
+        Path(options.out_dir), prompt=options.check_prompt, steps=options.check_steps
+    )
+    _stage(report, "check", start, **report["check"])
+    if options.eval_prompts > 0 and options.classifier_out is not None:
+        start = time.perf_counter()
+        report["adherence"] = check_adherence(
+            Path(options.out_dir), options.classifier_out, n_per_set=options.eval_prompts
+        )
+        _stage(report, "adherence", start, top1=report["adherence"]["generated"]["all"]["top1"])
+    report["total_seconds"] = round(time.perf_counter() - total, 1)
+    text = json.dumps(report, indent=2) + "\n"
+    for path in (work / REPORT, Path(options.out_dir) / "training_report.json"):
+        path.write_text(text)
+    print(f"== total: {report['total_seconds']} s; model in {options.out_dir}", flush=True)
+    return report
+
+
+def _train_vae_stage(
+    report: dict[str, Any], options: RunOptions, init_dir: Path, dataset: Path
+) -> None:
+    from riffgen.mini.vae import VaeTrainConfig, train_vae
+
+    scale = options.scale
     start = time.perf_counter()
     vae_result = train_vae(
         init_dir,
@@ -129,8 +166,16 @@ def run(options: RunOptions) -> dict[str, Any]:
         scaling_factor=round(vae_result.scaling_factor, 4),
     )
 
+
+def _train_unet_stage(
+    report: dict[str, Any], options: RunOptions, init_dir: Path, dataset: Path
+) -> Path:
+    from riffgen.training.config import TrainConfig
+    from riffgen.training.trainer import train
+
+    scale = options.scale
     start = time.perf_counter()
-    unet_dir = work / "unet"
+    unet_dir = Path(options.work_dir) / "unet"
     on_gpu = torch.cuda.is_available() and options.device in (None, "auto", "cuda")
     result = train(
         TrainConfig(
@@ -168,28 +213,23 @@ def run(options: RunOptions) -> dict[str, Any]:
         loss_first=round(result.losses[0], 4) if result.losses else None,
         loss_last=round(sum(result.losses[-50:]) / max(1, len(result.losses[-50:])), 4),
     )
+    return unet_dir
 
-    start = time.perf_counter()
-    sizes = export_fp16(unet_dir, Path(options.out_dir))
-    _stage(report, "export", start, **sizes)
 
-    start = time.perf_counter()
-    report["check"] = check_generation(
-        Path(options.out_dir), prompt=options.check_prompt, steps=options.check_steps
+def start_from(model_dir: Path, init_dir: Path, *, tempo_token: bool) -> None:
+    """Copy the mini model ``model_dir`` to ``init_dir`` as the starting point of a fine-tune,
+    with the text-encoder marker's ``tempo_token`` set as asked."""
+    from riffgen.models import text
+
+    if not text.has_marker(model_dir):
+        raise RiffgenError(f"{model_dir} is not a mini model (no packaged text-encoder marker)")
+    shutil.copytree(model_dir, init_dir, ignore=shutil.ignore_patterns("training_report.json"))
+    marker = text.read_marker(model_dir)
+    text.write_markers(
+        init_dir,
+        max_tokens=int(marker.get("model_max_length", text.MAX_TOKENS)),
+        tempo_token=tempo_token,
     )
-    _stage(report, "check", start, **report["check"])
-    if options.eval_prompts > 0 and options.classifier_out is not None:
-        start = time.perf_counter()
-        report["adherence"] = check_adherence(
-            Path(options.out_dir), options.classifier_out, n_per_set=options.eval_prompts
-        )
-        _stage(report, "adherence", start, top1=report["adherence"]["generated"]["all"]["top1"])
-    report["total_seconds"] = round(time.perf_counter() - total, 1)
-    text = json.dumps(report, indent=2) + "\n"
-    for path in (work / REPORT, Path(options.out_dir) / "training_report.json"):
-        path.write_text(text)
-    print(f"== total: {report['total_seconds']} s; model in {options.out_dir}", flush=True)
-    return report
 
 
 def export_fp16(model_dir: Path, out_dir: Path) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class ModelSpec:
     spectrogram: SpectrogramParams
     scheduler: dict[str, Any] = field(default_factory=lambda: dict(RIFFUSION_SCHEDULER))
     max_tokens: int = text.CLIP_MAX_TOKENS
+    tempo_token: bool = False  # packaged encoder + riffgen.models.tempo's token (mini v2)
 
     @property
     def vae_scale_factor(self) -> int:
@@ -184,6 +185,8 @@ class MiniArchitecture:
     unet_norm_groups: int = 16
     cross_attention_dim: int = text.TEXT_DIM
     max_tokens: int = text.MAX_TOKENS
+    # mini v2: one more conditioning token, the prompt's tempo (riffgen.models.tempo).
+    tempo_token: bool = True
 
     @property
     def vae_scale_factor(self) -> int:
@@ -224,6 +227,7 @@ def mini_spec(
         text=None,
         spectrogram=spectrogram,
         max_tokens=a.max_tokens,
+        tempo_token=a.tempo_token,
     )
 
 

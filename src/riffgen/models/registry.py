@@ -122,6 +122,23 @@ def classify(model: str | os.PathLike[str]) -> str:
     return "hub"
 
 
+def spectrogram_params_of(model: str | os.PathLike[str]) -> SpectrogramParams:
+    """The spectrogram format ``model`` makes, read from its folder's ``riffgen.json`` or a
+    checkpoint's sidecar without loading any weights (riffusion's format when neither says)."""
+    kind = classify(model)
+    if kind == "mini":
+        return folder.read_spectrogram_params(resolve_mini())
+    if kind == "debug":
+        return configs.debug_spec().spectrogram
+    if kind == "directory":
+        return folder.read_spectrogram_params(Path(os.fspath(model)).expanduser())
+    if kind == "single_file":
+        return folder.read_sidecar(Path(os.fspath(model)).expanduser())
+    if kind == "hub":
+        return folder.read_spectrogram_params(_hub_snapshot(os.fspath(model)))
+    return SpectrogramParams()  # fake: riffusion's format
+
+
 def missing_model_message(model_id: str) -> str:
     return (
         f"model {model_id!r} is not in the Hugging Face cache and could not be downloaded: "
@@ -301,7 +318,7 @@ def build_components(spec: ModelSpec, *, seed: int = 0) -> Components:
     ref = None
     with quiet_libraries():
         if spec.text is None:
-            ref = text.marker_data(max_tokens=spec.max_tokens)
+            ref = text.marker_data(max_tokens=spec.max_tokens, tempo_token=spec.tempo_token)
             encoder, tokenizer = text.packaged_text_encoder(ref), text.packaged_tokenizer(ref)
         else:
             from transformers import CLIPTextConfig, CLIPTextModel
@@ -344,7 +361,11 @@ def _write_parts(parts: Components, target: Path, *, unet: Any) -> None:
     parts.scheduler.save_pretrained(str(target / "scheduler"))
     ref = parts.text_encoder_ref
     if ref is not None:
-        text.write_markers(target, max_tokens=int(ref.get("model_max_length", text.MAX_TOKENS)))
+        text.write_markers(
+            target,
+            max_tokens=int(ref.get("model_max_length", text.MAX_TOKENS)),
+            tempo_token=bool(ref.get("tempo_token")),
+        )
     else:
         parts.text_encoder.save_pretrained(str(target / "text_encoder"), safe_serialization=True)
         parts.tokenizer.save_pretrained(str(target / "tokenizer"))

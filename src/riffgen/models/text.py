@@ -49,16 +49,24 @@ def load_clip_tokenizer() -> Any:
     )
 
 
-def marker_data(*, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
-    return {"package": PACKAGE, "subfolder": "model", "model_max_length": int(max_tokens)}
+def marker_data(*, max_tokens: int = MAX_TOKENS, tempo_token: bool = False) -> dict[str, Any]:
+    """The marker's fields; ``tempo_token`` adds riffgen.models.tempo's token (mini v2)."""
+    data: dict[str, Any] = {"package": PACKAGE, "subfolder": "model"}
+    data["model_max_length"] = int(max_tokens)
+    if tempo_token:  # left out otherwise: markers written before it stay byte-identical
+        data["tempo_token"] = True
+    return data
 
 
-def write_markers(model_dir: Path, *, max_tokens: int = MAX_TOKENS) -> None:
+def write_markers(
+    model_dir: Path, *, max_tokens: int = MAX_TOKENS, tempo_token: bool = False
+) -> None:
     """Write the marker into ``model_dir/text_encoder`` and ``model_dir/tokenizer``."""
+    data = marker_data(max_tokens=max_tokens, tempo_token=tempo_token)
     for part in ("text_encoder", "tokenizer"):
         folder = Path(model_dir) / part
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / MARKER).write_text(json.dumps(marker_data(max_tokens=max_tokens), indent=2))
+        (folder / MARKER).write_text(json.dumps(data, indent=2))
 
 
 def has_marker(model_dir: Path) -> bool:
@@ -113,6 +121,10 @@ def packaged_text_encoder(marker: dict[str, Any], *, dtype: Any = None) -> Any:
     encoder.config.use_attention_mask = True
     encoder.requires_grad_(False)
     encoder.eval()
+    if marker.get("tempo_token"):
+        from riffgen.models.tempo import TempoTextEncoder
+
+        return TempoTextEncoder(encoder, packaged_tokenizer(marker)).eval()
     return encoder
 
 

@@ -140,7 +140,19 @@ class Trainer:
         self.dataset = SpectrogramDataset(config.dataset)
         self.components = components or load_components(config.base)
         self.params = self.dataset.spectrogram_params() or self.components.spectrogram_params
-        if self.params != self.components.spectrogram_params:
+        base_params = self.components.spectrogram_params
+        shape = (self.params.num_frequencies, self.params.stereo)
+        if config.is_lora and shape != (base_params.num_frequencies, base_params.stereo):
+            # A LoRA cannot change the image the model makes: it would learn a format the
+            # model never generates (e.g. riffusion's 512-mel images for the 128-mel mini).
+            raise RiffgenError(
+                f"the dataset's images have {self.params.num_frequencies} mel rows"
+                f"{' (stereo)' if self.params.stereo else ''} but {config.base} makes "
+                f"{base_params.num_frequencies}{' (stereo)' if base_params.stereo else ''}: "
+                f"prepare the dataset in the model's format with "
+                f"`riffgen prepare-dataset AUDIO_DIR OUT_DIR --model {config.base}`"
+            )
+        if self.params != base_params:
             self.log(
                 "note: the dataset's spectrogram parameters differ from the base model's;"
                 + (
