@@ -16,25 +16,40 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 import soundfile as sf
 
+from riffgen.audio.decoders import DEFAULT_DECODER
 from riffgen.cli import main
 from riffgen.diffusion.fake import FakePipeline
+from riffgen.errors import RiffgenError
 from riffgen.server.config import ServerConfig
 from riffgen.server.ray_serve import (
     ModelSpec,
     ReplicaOptions,
+    build_app,
     deploy,
     list_model_replicas,
+    parse_builder_args,
     undeploy,
 )
 
 STEP_S = 0.05  # the fake model's seconds per step: long enough to kill a replica mid-call
 HANG_S = 90.0  # any request still open after this counts as a hang
+
+
+class DecoderNotingFake(FakePipeline):
+    """The fake, noting in each clip's parameters the decoder it was set to (shipped to the
+    replicas by value: the workers do not import tests/)."""
+
+    def interpolate(self, *args, **kwargs):
+        out = super().interpolate(*args, **kwargs)
+        out.parameters["decoder_seen"] = getattr(self, "decoder", None)
+        return out
 
 
 def free_port() -> int:
@@ -115,6 +130,61 @@ def test_unreachable_address_is_one_line():
         "Connection refused\n"  # fmt: skip
 
 
+# -- the cluster recipes ---------------------------------------------------------------------------
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "ray"
+
+
+def serve_configs() -> list[tuple[str, dict]]:
+    import yaml
+
+    service = yaml.safe_load((DEPLOY / "rayservice.yaml").read_text())
+    return [
+        ("rayservice.yaml", yaml.safe_load(service["spec"]["serveConfigV2"])),
+        ("serve-config.yaml", yaml.safe_load((DEPLOY / "serve-config.yaml").read_text())),
+    ]
+
+
+@pytest.mark.parametrize(("name", "config"), serve_configs())
+def test_recipes_name_the_builder_with_args_it_takes(name, config, monkeypatch):
+    import importlib
+
+    import ray
+
+    monkeypatch.setenv("RIFFGEN_API_KEY", "k" * 24)
+    (app,) = config["applications"]
+    module, _, attr = app["import_path"].partition(":")
+    assert getattr(importlib.import_module(module), attr) is build_app
+    spec, options, server = parse_builder_args(app["args"])
+    assert spec.model == "riffusion/riffusion-model-v1" and options.gpus_per_replica == 1
+    assert server.api_key == "k" * 24  # from the environment, never from the file
+    plan = options.resolve({"CPU": 64, "GPU": 4})
+    assert plan.gpus == 1 and 1 <= plan.min_replicas <= plan.max_replicas <= 4
+    if name == "rayservice.yaml":
+        service = __import__("yaml").safe_load((DEPLOY / "rayservice.yaml").read_text())
+        assert service["spec"]["rayClusterConfig"]["rayVersion"] == ray.__version__
+        assert f"rayproject/ray:{ray.__version__}-" in (DEPLOY / "Dockerfile").read_text()
+
+
+def test_builder_args_are_checked():
+    with pytest.raises(RiffgenError, match="unknown riffgen args \\['replica'\\]"):
+        parse_builder_args({"replica": 2})
+    with pytest.raises(RiffgenError, match="max_replicas: 'many' is not an integer"):
+        parse_builder_args({"max_replicas": "many"})
+    spec, options, config = parse_builder_args(
+        {"model": "fake", "min_replicas": "1", "max_replicas": "3", "allowed_hosts": "a, b"}
+    )
+    assert (options.min_replicas, options.max_replicas) == (1, 3)
+    assert config.allowed_hosts == ("a", "b") and spec.model == "fake"
+    plan = options.resolve({"CPU": 2})
+    assert plan.autoscaling and plan.gpus == 0
+    auto = plan.deployment_options()["autoscaling_config"]
+    assert (auto["min_replicas"], auto["max_replicas"], auto["target_ongoing_requests"]) == (
+        1,
+        3,
+        1,
+    )
+
+
 # -- the command end to end (the debug model) ------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.timeout(300)
@@ -154,18 +224,21 @@ def served():
     """A 2-CPU local cluster serving the fake model (STEP_S a step) on 2 replicas; at the end
     Serve and Ray are shut down and no process of that cluster may be left."""
     import ray
+    import ray.cloudpickle
 
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              logging_level="ERROR")  # fmt: skip
     port = free_port()
     try:
-        spec = ModelSpec("fake", loader=functools.partial(FakePipeline, step_s=STEP_S))
+        spec = ModelSpec("fake", loader=functools.partial(DecoderNotingFake, step_s=STEP_S))
         config = ServerConfig(model_name="fake", request_timeout_s=60)
         deploy(spec, ReplicaOptions(replicas=2), config, host="127.0.0.1", port=port)
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, 120)
         yield url
     finally:
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
         cluster = started_under(os.getpid())
         undeploy(started_cluster=True)
         ray.shutdown()
@@ -260,3 +333,17 @@ def test_killed_replica_does_not_hang_the_server(served):
         time.sleep(1.0)
     else:
         raise AssertionError(f"the replica was not replaced: {replica_entries(served)}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_request_decoder_reaches_the_replica(served):
+    """A job sets ``pipe.decoder`` for its call (diffusion.pipeline.decoding): the replica's
+    pipeline decodes with it, and no other call sees it."""
+    body = {**original_request(5, steps=2), "decoder": "original"}
+    named = httpx.post(f"{served}/api/v1/interpolate", json=body, timeout=HANG_S)
+    assert named.status_code == 200, named.text
+    assert named.json()["parameters"]["decoder_seen"] == "original"
+    del body["decoder"]
+    default = httpx.post(f"{served}/api/v1/interpolate", json=body, timeout=HANG_S)
+    assert default.json()["parameters"]["decoder_seen"] == DEFAULT_DECODER

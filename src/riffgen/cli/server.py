@@ -188,6 +188,7 @@ def _is_loopback(host: str) -> bool:
     except ValueError:
         return False
 
+
 def _add_ray_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "Ray Serve", "serve the same app on a Ray cluster, the models as replicas (docs/ray.md)"
@@ -253,6 +254,8 @@ def _ray_options(args: argparse.Namespace):
 
 def _serve_ray(args: argparse.Namespace, config, options) -> int:
     """``serve --ray``: Serve's HTTP proxy on --host/--port, until Ctrl-C or SIGTERM."""
+    import os
+
     from riffgen.server.ray_serve import ModelSpec, serve_forever
 
     spec = ModelSpec(
@@ -263,6 +266,12 @@ def _serve_ray(args: argparse.Namespace, config, options) -> int:
         scheduler=args.scheduler,
     )
 
+    # On a cluster, Serve's HTTP proxy listens on its nodes, not where this command runs.
+    remote = args.address not in (None, "", "local") or bool(os.environ.get("RAY_ADDRESS"))
+    where = (
+        f"port {args.port} of the cluster's nodes" if remote else f"http://{args.host}:{args.port}/"
+    )
+
     def ready(plan) -> None:
         count = (
             f"{plan.min_replicas}-{plan.max_replicas} (autoscaled)"
@@ -271,7 +280,7 @@ def _serve_ray(args: argparse.Namespace, config, options) -> int:
         )
         print(
             f"riffgen: serving {args.model} on Ray ({count} replicas, {plan.cpus:g} CPU "
-            f"{plan.gpus:g} GPU each) at http://{args.host}:{args.port}/ (API docs at /docs)",
+            f"{plan.gpus:g} GPU each) at {where} (API docs at /docs)",
             file=sys.stderr,
             flush=True,
         )

@@ -256,6 +256,7 @@ class RiffgenModel:
         kwargs: dict[str, Any],
         with_callback: bool,
         timeout_s: float,
+        settings: dict[str, Any] | None = None,
     ):
         yield {"replica": self.replica_id, "device": self.device, "pid": os.getpid()}
         cancelled = threading.Event()
@@ -271,8 +272,9 @@ class RiffgenModel:
 
         def run() -> Any:
             check()
-            fn = getattr(self.pipe, method)
-            return fn(*args, **({**kwargs, "callback": check} if with_callback else kwargs))
+            with _applied(self.pipe, settings or {}):
+                fn = getattr(self.pipe, method)
+                return fn(*args, **({**kwargs, "callback": check} if with_callback else kwargs))
 
         future = asyncio.get_running_loop().run_in_executor(self.executor, run)
         try:
@@ -284,6 +286,36 @@ class RiffgenModel:
             yield ("error", _portable(exc))
             return
         yield ("ok", result)
+
+
+@contextlib.contextmanager
+def _applied(pipe: Any, settings: dict[str, Any]) -> Iterator[None]:
+    """The attributes the job set on its :class:`RemotePipeline` (``decoder`` by
+    :func:`riffgen.diffusion.pipeline.decoding`), on the real pipeline for one call."""
+    with contextlib.ExitStack() as stack:
+        for name, value in settings.items():
+            if name == "decoder":
+                from riffgen.diffusion.pipeline import decoding
+
+                stack.enter_context(decoding(pipe, value))
+            else:
+                stack.enter_context(_attribute(pipe, name, value))
+        yield
+
+
+@contextlib.contextmanager
+def _attribute(obj: Any, name: str, value: Any) -> Iterator[None]:
+    missing = object()
+    previous = obj.__dict__.get(name, missing)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        if previous is missing:
+            with contextlib.suppress(AttributeError):
+                delattr(obj, name)
+        else:
+            setattr(obj, name, previous)
 
 
 def _replica_id() -> str:
@@ -337,14 +369,20 @@ class RemoteModel:
         self.lock = threading.Lock()
 
     def call(
-        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], check: Callable | None
+        self,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        check: Callable | None,
+        settings: dict[str, Any] | None = None,
     ) -> Any:
         """``pipeline.method(*args, **kwargs)`` on a replica, from a slot thread: polls
         ``check`` (the job's cancel flag and deadline) until the result is in."""
         if self.loop is None:
             raise WorkerClosedError("the Ray pool has not started")
         future = asyncio.run_coroutine_threadsafe(
-            self._call(method, args, kwargs, with_callback=check is not None), self.loop
+            self._call(method, args, kwargs, with_callback=check is not None, settings=settings),
+            self.loop,
         )
         while True:
             try:
@@ -365,7 +403,13 @@ class RemoteModel:
         return value
 
     async def _call(
-        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, with_callback: bool
+        self,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        with_callback: bool,
+        settings: dict[str, Any] | None = None,
     ) -> tuple[str, Any]:
         import ray.exceptions
 
@@ -374,7 +418,7 @@ class RemoteModel:
             replica: str | None = None
             started = time.monotonic()
             stream = self.handle.options(method_name="call", stream=True).remote(
-                method, args, kwargs, with_callback, self.timeout_s
+                method, args, kwargs, with_callback, self.timeout_s, settings
             )
             try:
                 async for item in stream:
@@ -431,23 +475,41 @@ class RemoteModel:
 
 
 class RemotePipeline:
-    """Stands in for the pipeline on the ingress: data attributes from the replicas' info,
-    every other public attribute a method that runs on a replica."""
+    """Stands in for the pipeline on the ingress (one per slot: like a pipeline, it is driven
+    by one thread). Its data attributes come from the replicas' info; an attribute a job sets
+    (``decoder``, by :func:`riffgen.diffusion.pipeline.decoding`) is kept here and applied on
+    the replica for each call while it is set; any other public attribute is a method that
+    runs on a replica."""
 
     DATA = ("spectrogram_params", "device")
 
     def __init__(self, remote: RemoteModel, info: dict[str, Any]) -> None:
-        self._remote = remote
-        self.spectrogram_params = info["spectrogram_params"]
-        self.device = info.get("device", "ray")
+        object.__setattr__(self, "_remote", remote)
+        object.__setattr__(self, "_settings", {})
+        object.__setattr__(self, "spectrogram_params", info["spectrogram_params"])
+        object.__setattr__(self, "device", info.get("device", "ray"))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name in self.DATA:
+            raise AttributeError(f"{name} of a remote pipeline is read-only")
+        self._settings[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self._settings[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        settings = self.__dict__["_settings"]
+        if name in settings:
+            return settings[name]
 
         def method(*args: Any, **kwargs: Any) -> Any:
             check = kwargs.pop("callback", None)
-            return self._remote.call(name, args, kwargs, check)
+            return self._remote.call(name, args, kwargs, check, dict(self._settings))
 
         method.__name__ = name
         return method
@@ -473,10 +535,11 @@ class RayPool(WorkerPool):
         replicas: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.remote = RemoteModel(handle, timeout_s=timeout_s)
-        pipeline = RemotePipeline(self.remote, info)
         super().__init__(
             [
-                ModelWorker(pipeline, max_queue=max_queue, device=f"ray slot {i}")
+                ModelWorker(
+                    RemotePipeline(self.remote, info), max_queue=max_queue, device=f"ray slot {i}"
+                )
                 for i in range(slots)
             ]
         )
@@ -629,6 +692,93 @@ def build_application(
     )
     spec_ingress = IngressSpec(config=config, slots=plan.max_replicas, serve_static=serve_static)
     return ingress.bind(model.bind(spec), spec_ingress)
+
+
+# -- a Serve config's application builder (KubeRay RayService, `serve deploy`) --------------------
+BUILDER_ARGS = {
+    "model": str,
+    "device": str,
+    "dtype": str,
+    "lora": str,
+    "scheduler": str,
+    "decoder": str,  # the default of requests that name none
+    "replicas": int,
+    "min_replicas": int,
+    "max_replicas": int,
+    "cpus_per_replica": float,
+    "gpus_per_replica": float,
+    "max_queue": int,
+    "max_steps": int,
+    "timeout_s": float,
+    "allowed_hosts": str,  # comma-separated
+    "allowed_origins": str,
+    "cors_origins": str,
+}
+
+
+def parse_builder_args(args: dict[str, Any]) -> tuple[ModelSpec, ReplicaOptions, ServerConfig]:
+    """The ``args:`` of a Serve config (values may come as strings) -> what :func:`deploy`
+    takes. The API key comes from the environment (``RIFFGEN_API_KEY``, e.g. a Kubernetes
+    secret), never from the config file."""
+    unknown = sorted(set(args) - set(BUILDER_ARGS))
+    if unknown:
+        raise RiffgenError(f"unknown riffgen args {unknown} (known: {sorted(BUILDER_ARGS)})")
+    values: dict[str, Any] = {}
+    for key, value in args.items():
+        if value is None or value == "":
+            continue
+        try:
+            values[key] = BUILDER_ARGS[key](value)
+        except (TypeError, ValueError):
+            kind = {int: "an integer", float: "a number"}.get(BUILDER_ARGS[key], "a string")
+            raise RiffgenError(f"riffgen arg {key}: {value!r} is not {kind}") from None
+
+    def names(key: str) -> tuple[str, ...]:
+        return tuple(n.strip() for n in values.get(key, "").split(",") if n.strip())
+
+    from riffgen.models import DEFAULT_MODEL
+
+    model = values.get("model", DEFAULT_MODEL)
+    spec = ModelSpec(
+        model=model,
+        device=values.get("device"),
+        dtype=values.get("dtype"),
+        lora=values.get("lora"),
+        scheduler=values.get("scheduler", "pndm"),
+    )
+    options = ReplicaOptions(
+        replicas=values.get("replicas"),
+        min_replicas=values.get("min_replicas"),
+        max_replicas=values.get("max_replicas"),
+        cpus_per_replica=values.get("cpus_per_replica", 1.0),
+        gpus_per_replica=values.get("gpus_per_replica"),
+    )
+    try:
+        config = ServerConfig(
+            api_key=os.environ.get("RIFFGEN_API_KEY") or None,
+            allowed_hosts=names("allowed_hosts"),
+            allowed_origins=names("allowed_origins"),
+            cors_origins=names("cors_origins"),
+            max_queue=values.get("max_queue", 4),
+            max_steps=values.get("max_steps", 100),
+            request_timeout_s=values.get("timeout_s", 300.0),
+            model_name=model,
+            **({"decoder": values["decoder"]} if "decoder" in values else {}),
+        )
+    except ValueError as exc:
+        raise RiffgenError(str(exc)) from None
+    return spec, options, config
+
+
+def build_app(args: dict[str, Any]) -> Any:
+    """The application builder of a Serve config: ``import_path:
+    riffgen.server.ray_serve:build_app`` with ``args:`` as in :data:`BUILDER_ARGS`."""
+    import ray
+
+    spec, options, config = parse_builder_args(args)
+    cluster = ray.cluster_resources() if ray.is_initialized() else {}
+    plan = options.resolve(cluster)
+    return build_application(spec, plan, config)
 
 
 # -- starting and stopping ----------------------------------------------------------------------
