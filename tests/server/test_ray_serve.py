@@ -190,7 +190,8 @@ def test_builder_args_are_checked():
 @pytest.mark.timeout(300)
 def test_serve_ray_debug_model_then_stops_with_nothing_left(tmp_path):
     """`serve --ray --replicas 2` with the debug model (real pipeline, random weights) on a
-    cluster it starts: it answers, and on SIGTERM exits 0 with no Ray process left."""
+    cluster it starts: it answers two requests at once, and on SIGTERM exits 0 with no Ray
+    process left."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "riffgen", "serve", "--ray", "--replicas", "2", "--model",
@@ -203,11 +204,16 @@ def test_serve_ray_debug_model_then_stops_with_nothing_left(tmp_path):
         assert any("raylet" in " ".join(p.cmdline()) for p in cluster)
         replicas = [w for w in health["workers"] if "replica" in w]
         assert len(replicas) == 2 and health["model"] == "debug"
-        body = {"prompt": "lofi", "seed": 3, "num_inference_steps": 2, "width": 128}
-        answer = httpx.post(f"{url}/api/v1/text_to_audio", json=body, timeout=120)
-        assert answer.status_code == 200, answer.text
-        clip = answer.json()
-        assert clip["sample_rate"] == 44100 and abs(clip["duration_s"] - 1.28) < 0.05
+        bodies = [{"prompt": p, "seed": 3, "num_inference_steps": 2, "width": 128}
+                  for p in ("lofi", "jazz")]  # fmt: skip
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:  # one on each replica
+            answers = list(pool.map(lambda b: httpx.post(
+                f"{url}/api/v1/text_to_audio", json=b, timeout=120), bodies))  # fmt: skip
+        for answer in answers:
+            assert answer.status_code == 200, answer.text
+            clip = answer.json()
+            assert clip["sample_rate"] == 44100 and abs(clip["duration_s"] - 1.28) < 0.05
+        assert answers[0].json()["audio"] != answers[1].json()["audio"]
     finally:
         cluster = started_under(proc.pid)
         proc.send_signal(signal.SIGTERM)
