@@ -37,7 +37,7 @@ case "${1:-}" in
     ray stop
     ;;
   *)
-    sed -n '2,10p' "$0"
+    sed -n '2,11p' "$0"
     exit 2
     ;;
 esac
