@@ -75,6 +75,9 @@ def uvicorn_options(
     protocol = type("GuardedH11Protocol", (GuardedH11Protocol,), {})
     protocol.header_timeout_s = header_timeout_s
     return {
+        # The stdlib loop everywhere: uvicorn would pick uvloop whenever it is installed (ray[serve]
+        # brings it), and the guards above are tested on asyncio's transports.
+        "loop": "asyncio",
         "http": protocol,
         "h11_max_incomplete_event_size": max_header_bytes,
         "timeout_keep_alive": KEEP_ALIVE_S,
