@@ -82,7 +82,10 @@ def pipeline_clip_maker(
 @dataclass(frozen=True)
 class JamConfig:
     """How a jam sounds. ``seed`` is the first diffusion seed; ``crossfade_ms`` the seam length;
-    ``bpm`` overrides the seed image's tempo (``align_to_beat=False`` ignores tempo altogether)."""
+    ``bpm`` overrides the seed image's tempo (``align_to_beat=False`` ignores tempo altogether).
+    ``match_levels`` plays every clip at the stream's level (a running gain, see
+    :class:`~riffgen.endless.stitch.LevelMatcher`): each clip was peak-normalised on its own,
+    and without it the stream steps in level at the joins."""
 
     seed: int = 0
     denoising: float = 0.75
@@ -92,6 +95,7 @@ class JamConfig:
     crossfade_ms: float = 40.0
     bpm: float | None = None
     align_to_beat: bool = True
+    match_levels: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.denoising <= 1.0:
@@ -197,7 +201,11 @@ class JamEngine:
             guidance=self.config.guidance,
             negative_prompt=self.config.negative_prompt,
         )
-        self.stitcher = Stitcher(period=self.period, crossfade=self.crossfade_samples)
+        self.stitcher = Stitcher(
+            period=self.period,
+            crossfade=self.crossfade_samples,
+            match_levels=self.config.match_levels,
+        )
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ control while running
@@ -234,6 +242,9 @@ class JamEngine:
             out = self.render_spec(spec)
             stream_start = self.stitcher.samples_out
             segment = self.stitcher.push(out.audio)
+            extra = {}
+            if self.stitcher.gains:  # the clip's level-matching gain, for the log
+                extra["gain_db"] = round(20 * float(np.log10(self.stitcher.gains[-1])), 2)
             made += 1
             yield JamClip(
                 index=spec.index,
@@ -247,6 +258,7 @@ class JamEngine:
                 stream_start=stream_start,
                 output=out,
                 seed_image=self.seed.name,
+                extra=extra,
             )
 
     def finish(self, *, fade_ms: float | None = None) -> np.ndarray:

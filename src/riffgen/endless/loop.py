@@ -150,13 +150,30 @@ def _vocoder_loop(
     )
     period = width * hop
     start = margin * hop  # column 0 of the period
-    seam = min(int(round(LOOP_SEAM_S * sr)), period // 4, margin * hop - hop)
-    loop = audio[:, start : start + period].copy()
+    seam = min(int(round(LOOP_SEAM_S * sr)), period // 4, margin * hop - 3 * hop)
+    cut = _best_cut(audio, period=period, seam=seam, lo=start - 2 * hop, hi=start + 2 * hop)
+    loop = audio[:, cut : cut + period].copy()
     # The wrap: the samples after the period (which continue its last sample) fade into the
-    # period's own first samples, so the repeat joins without a step.
-    after = audio[:, start + period : start + period + seam]
-    loop[:, :seam] = crossfade(after, loop[:, :seam])
-    return normalize_peak(loop), sr
+    # period's own first samples. The cut is where the two agree best in phase (within
+    # +-20 ms), so the overlap-add neither cancels nor doubles a partial.
+    loop[:, :seam] = crossfade(audio[:, cut + period : cut + period + seam], loop[:, :seam])
+    # Rotate back so sample i is at column i * hop again.
+    return normalize_peak(np.roll(loop, cut - start, axis=-1)), sr
+
+
+def _best_cut(audio: np.ndarray, *, period: int, seam: int, lo: int, hi: int) -> int:
+    """The start in ``[lo, hi]`` where ``audio[s : s + seam]`` and ``audio[s + period :
+    s + period + seam]`` correlate best (normalised), by running sums: O(samples)."""
+    x = audio.astype(np.float64).sum(axis=0)
+    n = hi + seam
+    a, b = x[lo:n], x[lo + period : n + period]
+
+    def windowed(v: np.ndarray) -> np.ndarray:
+        c = np.concatenate([[0.0], np.cumsum(v)])
+        return c[seam:] - c[:-seam]
+
+    score = windowed(a * b) / np.sqrt(windowed(a * a) * windowed(b * b) + 1e-12)
+    return lo + int(np.argmax(score))
 
 
 def make_loop(pipe: Any, prompt: str, **text_to_audio_kwargs: Any) -> RiffgenOutput:

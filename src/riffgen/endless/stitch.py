@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from riffgen.audio.mix import (
+    PEAK_DBFS,
     conform_channels,
     crossfade,
     crossfade_gains,
     fade_out,
     join,
     normalize_peak,
+    rms,
 )
 from riffgen.errors import RiffgenError
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from riffgen.diffusion.types import RiffgenOutput
 
 __all__ = [
+    "LevelMatcher",
     "Stitcher",
     "conform_channels",
     "crossfade",
@@ -70,13 +73,85 @@ def loop_period(
     return int(round(loops * unit)) if loops >= 1 else usable
 
 
+class LevelMatcher:
+    """A running gain for a stream of clips that were each peak-normalised on their own.
+
+    Clips decoded one by one all peak at full scale, so their RMS levels differ with their
+    crest factor and the stream would step by up to 10-15 dB at the joins. A stream cannot
+    wait for every clip and normalise once (as :func:`join_outputs` does), so each clip is
+    brought to the stream's level instead: the first audible clip sets it, ``headroom_db``
+    below its own level, which leaves room to lift later clips with sparser peaks; peaks
+    that would still pass ``ceiling`` are limited (:func:`limit_peaks`), not the whole clip.
+    Gains stay within ``max_gain_db`` either way, so a near-silent clip (a break) stays
+    quiet instead of being pulled up.
+    """
+
+    def __init__(
+        self,
+        *,
+        headroom_db: float = 6.0,
+        max_gain_db: float = 12.0,
+        ceiling: float = 10 ** (PEAK_DBFS / 20),
+    ) -> None:
+        self.headroom = 10 ** (-headroom_db / 20)
+        self.max_gain = 10 ** (max_gain_db / 20)
+        self.ceiling = ceiling
+        self.level: float | None = None  # the stream's level (linear RMS), set by clip one
+
+    def gain(self, audio: np.ndarray) -> float:
+        """The gain that brings ``audio`` (the part of the next clip that will play) to the
+        stream's level; 1 for silence."""
+        level = rms(audio)
+        if level <= 1e-6 or not np.isfinite(level):
+            return 1.0
+        if self.level is None:
+            self.level = level * self.headroom
+        return float(np.clip(self.level / level, 1 / self.max_gain, self.max_gain))
+
+    def apply(self, audio: np.ndarray) -> tuple[np.ndarray, float]:
+        """``audio`` at the stream's level, its peaks limited to ``ceiling``; and the gain."""
+        gain = self.gain(audio)
+        out = audio * np.float32(gain)
+        return limit_peaks(out, ceiling=self.ceiling), gain
+
+
+def limit_peaks(audio: np.ndarray, *, ceiling: float, window: int = 220) -> np.ndarray:
+    """``audio`` ``[channels, n]`` with every sample within ``ceiling``, the gain lowered only
+    around the peaks that pass it: a look-ahead limiter whose gain changes over
+    ``2 * window`` samples (10 ms at 44.1 kHz), so a few loud hits do not turn the clip down.
+
+    Each sample's needed gain is min-filtered over +-w samples, then averaged over +-w: the
+    mean of values that are all at most the gain needed at the centre, so no sample passes.
+    """
+    peak = np.abs(audio).max(axis=0) if audio.size else np.zeros(0)
+    if not audio.size or float(peak.max()) <= ceiling:
+        return audio
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    w = max(1, int(window))
+    need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
+    gain = uniform_filter1d(minimum_filter1d(need, 2 * w + 1, mode="nearest"), 2 * w + 1,
+                            mode="nearest")  # fmt: skip
+    # The running mean's float rounding may leave a sample a hair above: clip that hair too.
+    return np.clip(audio * gain.astype(np.float32), -ceiling, ceiling)
+
+
 class Stitcher:
     """Turns a sequence of clips into consecutive stream segments of ``period`` samples each.
 
-    Holds only the previous clip's ``crossfade``-sample tail, so memory is flat.
+    Holds only the previous clip's ``crossfade``-sample tail, so memory is flat. With
+    ``match_levels`` every clip first gets the running gain of a :class:`LevelMatcher`
+    (``gains`` records them), so peak-normalised clips play at one level.
     """
 
-    def __init__(self, *, period: int, crossfade: int, channels: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        period: int,
+        crossfade: int,
+        channels: int | None = None,
+        match_levels: bool = False,
+    ) -> None:
         if period <= 0 or crossfade < 0:
             raise RiffgenError(f"bad stitching geometry: period {period}, crossfade {crossfade}")
         self.period = int(period)
@@ -84,6 +159,8 @@ class Stitcher:
         self.channels = channels
         self.tail: np.ndarray | None = None
         self.samples_out = 0
+        self.levels = LevelMatcher() if match_levels else None
+        self.gains: list[float] = []
 
     def push(self, audio: np.ndarray) -> np.ndarray:
         """Add one clip ``[channels, n]``; returns the next ``period`` samples of the stream."""
@@ -94,6 +171,9 @@ class Stitcher:
         if audio.shape[-1] < period + xf:
             # A shorter clip than planned: pad with silence rather than shift the beat grid.
             audio = np.pad(audio, ((0, 0), (0, period + xf - audio.shape[-1])))
+        if self.levels is not None:
+            audio, gain = self.levels.apply(audio[:, : period + xf])
+            self.gains.append(gain)
         if self.tail is None or xf == 0:
             segment = audio[:, :period].copy()
         else:
