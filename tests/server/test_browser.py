@@ -541,3 +541,35 @@ def test_transform_and_inpaint_on_the_debug_model(browser, tmp_path):
         finally:
             page.context.close()
         assert "Traceback" not in debug.log(), debug.log()[-4000:]
+
+
+def test_decoder_select_reaches_every_request_and_persists(laptop, server, shots):
+    page = laptop.page
+    page.wait_for_function(
+        "() => document.querySelector('#decoder option[value=\"\"]').textContent"
+        ".includes('griffin-lim')"
+    )  # the server's default, from /api/v1/health
+    assert page.input_value("#decoder") == ""
+    page.select_option("#decoder", "vocoder")
+    start_player(laptop, "jazz piano", clips=1)
+    assert laptop.frames("start", sent=True)[0]["decoder"] == "vocoder"
+    page.select_option("#decoder", "original")  # while playing: the stream restarts with it
+    wait_until(page, lambda: laptop.frames("settings", sent=True))
+    assert laptop.frames("settings", sent=True)[-1]["decoder"] == "original"
+    page.click("#play")  # pause
+    page.locator(".card:has(#decoder)").screenshot(path=str(shots / "laptop-settings.png"))
+    draw_and_play(laptop, seconds="2")
+    assert last_form(page, "/api/v1/image_to_audio")["decoder"] == "original"
+    transform(laptop, wav_bytes(1.0))
+    assert last_form(page, "/api/v1/audio_to_audio")["decoder"] == "original"
+    assert "decoder=original" in page.evaluate(
+        "document.getElementById('share').click(), document.getElementById('share-url').value"
+    )
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert page.input_value("#decoder") == "original"  # kept, like the API key
+    page.click("#tab-player")  # the reload came back on the transform tab
+    page.select_option("#decoder", "")  # back to the server's default: nothing is sent
+    draw_and_play(laptop, seconds="2")
+    assert "decoder" not in last_form(page, "/api/v1/image_to_audio")
+    laptop.assert_clean()

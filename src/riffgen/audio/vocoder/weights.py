@@ -73,15 +73,32 @@ def _load(path: str, stamp: int) -> Vocoder:
         )
     try:
         config = VocoderConfig.from_json(json.loads(metadata["config"]))
+        # Shapes first, on the meta device (no memory): a config that names a huge network
+        # must be refused before its parameters are allocated, not after.
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in Vocoder(config).state_dict().items()}
+        stored = {k: tuple(v.shape) for k, v in tensors.items()}
+        if shapes != stored:
+            raise ValueError(_shape_mismatch(shapes, stored))
         model = Vocoder(config)
         model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise RiffgenError(
             f"vocoder weights {path} do not match their config: {_first_line(exc)}"
         ) from None
     if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()):
         raise RiffgenError(f"vocoder weights {path} hold NaN or infinite values")
     return model.eval().requires_grad_(False)
+
+
+def _shape_mismatch(want: dict[str, tuple], got: dict[str, tuple]) -> str:
+    """The first difference between the tensors a config needs and those a file holds."""
+    for name in sorted(want.keys() - got.keys()):
+        return f"missing tensor {name}"
+    for name in sorted(got.keys() - want.keys()):
+        return f"unexpected tensor {name}"
+    name = next(k for k in sorted(want) if want[k] != got[k])
+    return f"tensor {name} is {list(got[name])}, the config needs {list(want[name])}"
 
 
 def _first_line(exc: BaseException) -> str:
