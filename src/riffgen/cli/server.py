@@ -7,7 +7,7 @@ import ipaddress
 import logging
 import sys
 
-from riffgen.cli._shared import finite_float
+from riffgen.cli._shared import add_decoder_flag, finite_float
 from riffgen.errors import RiffgenError
 
 
@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None)
     p.add_argument("--lora", default=None, help="LoRA weights to load into the model")
     p.add_argument("--scheduler", default="pndm")
+    add_decoder_flag(p)  # the default of requests that name no decoder (and /run_inference/)
     p.add_argument(
         "--api-key",
         default=None,
@@ -131,6 +132,7 @@ def serve(args: argparse.Namespace) -> int:
             max_audio_s=args.max_audio_s,
             max_steps=args.max_steps,
             model_name=args.model,
+            decoder=args.decoder,
         )
     except ValueError as exc:
         raise RiffgenError(str(exc)) from None
