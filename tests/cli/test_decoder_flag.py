@@ -21,6 +21,7 @@ COMMANDS = {
     "jam": ["jam", "p", "--duration", "3", "-o", "x.wav"],
     "batch": ["batch", "jobs.jsonl", "-o", "out"],
     "image-to-audio": ["image-to-audio", "x.png", "x.wav"],
+    "serve": ["serve"],
 }
 
 
