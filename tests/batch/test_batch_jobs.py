@@ -110,8 +110,11 @@ def test_defaults_ids_and_blank_lines(tmp_path):
     ]
     assert isinstance(jobs[0].spec, GenerateJob)
     record = jobs[0].record()
-    assert record["mode"] == "generate" and record["steps"] == 50 and record["guidance"] == 7.0
+    # steps: the model's default, filled in by the runner before the job runs or is compared
+    assert record["mode"] == "generate" and record["steps"] is None and record["guidance"] == 7.0
     assert record["seed"] == 0 and record["format"] == "wav"
+    assert jobs[0].with_default_steps(20).record()["steps"] == 20
+    assert jobs[0].with_default_steps(20).with_default_steps(7).record()["steps"] == 20
 
 
 def test_repeated_id_is_a_bad_line(tmp_path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,7 +53,9 @@ class _Job(BaseModel):
     format: Literal["wav", "flac", "ogg", "mp3"] = "wav"
     negative_prompt: Text | None = None
     seed: Seed = 0
-    steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 50
+    # None: the model's default (RunSettings.default_steps), filled in before the job runs or
+    # is compared with a finished one (Job.with_default_steps).
+    steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] | None = None
     guidance: Annotated[float, Field(ge=0.0, le=MAX_GUIDANCE)] = 7.0
     # How this job's images become audio; None: the batch's --decoder.
     decoder: Literal[DECODERS] | None = None  # type: ignore[valid-type]
@@ -184,6 +186,13 @@ class Job:
         if spec.get("decoder") is None:
             spec.pop("decoder", None)
         return {"mode": self.mode, **spec}
+
+    def with_default_steps(self, steps: int) -> Job:
+        """The job with ``steps`` (the model's default) where it names none: what it runs and
+        what its sidecar records, so a rerun with the same model finds it done."""
+        if self.spec.steps is not None:
+            return self
+        return replace(self, spec=self.spec.model_copy(update={"steps": steps}))
 
     def to_json(self) -> str:
         """The job as text, for another process (a Ray actor): :meth:`from_json` reads it."""

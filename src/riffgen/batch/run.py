@@ -90,6 +90,15 @@ class RunSettings:
             scheduler=self.scheduler,
         )
 
+    def default_steps(self) -> int:
+        """The steps of a job that names none: the model's recommended number (its
+        ``riffgen.json`` "defaults"; mini: 20), else 50. Read without loading the model, so
+        the driver fills it in before comparing jobs with finished ones."""
+        from riffgen.diffusion.types import DEFAULT_STEPS
+        from riffgen.models.registry import model_defaults_of
+
+        return int(model_defaults_of(self.model).get("steps", DEFAULT_STEPS))
+
     def record(self) -> dict[str, Any]:
         """What decides the bytes besides the job (in the sidecar; a change re-makes jobs)."""
         return {
@@ -431,7 +440,10 @@ def run_one(
     pipe: Any, job: Job, out_dir: str | os.PathLike[str], settings: RunSettings
 ) -> JobResult:
     """:func:`run_job` as a result: a failing job never stops the batch (Ctrl-C does)."""
+    from riffgen.diffusion.types import steps_for
+
     start = time.perf_counter()
+    job = job.with_default_steps(steps_for(pipe, None))  # run_batch has filled it in already
     if is_done(job, out_dir, settings):  # e.g. a Ray task retried after its actor died
         return JobResult(job.line, job.id, "skipped", worker=os.getpid())
     try:
@@ -530,6 +542,9 @@ def run_batch(
     if out.exists() and not out.is_dir():
         raise RiffgenError(f"output folder {out} is a file")
     jobs, bad_lines = read_jobs(jobs_path)
+    if any(job.spec.steps is None for job in jobs):  # the model's default, before is_done
+        steps = settings.default_steps()
+        jobs = [job.with_default_steps(steps) for job in jobs]
     report = BatchReport(total=len(jobs) + len(bad_lines))
     pending = []
     for job in jobs:

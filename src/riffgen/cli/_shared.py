@@ -156,7 +156,8 @@ def check_seed(flag: str, seed: int) -> None:
 def check_steps_guidance_seed(args: argparse.Namespace) -> None:
     from riffgen.diffusion.types import MAX_GUIDANCE, MAX_STEPS
 
-    check_range("--steps", args.steps, 1, MAX_STEPS, "the noise schedule has 1000 timesteps")
+    if args.steps is not None:  # None: the model's default, known once it loads
+        check_range("--steps", args.steps, 1, MAX_STEPS, "the noise schedule has 1000 timesteps")
     check_range("--guidance", args.guidance, 0, MAX_GUIDANCE)
     check_seed("--seed", args.seed)
 
@@ -190,6 +191,17 @@ def check_generation_numbers(args: argparse.Namespace) -> None:
         check_range("--clips", args.clips, 1, max_clips, f"{limits.MAX_SECONDS:g} s joined")
     if getattr(args, "input_duration", None) is not None:
         limits.check_duration(args.input_duration, what="--input-duration")
+
+
+STEPS_HELP = "denoising steps (default: the model's, 50 for riffusion, 20 for mini)"
+
+
+def resolve_steps(args: argparse.Namespace, pipe: Any) -> None:
+    """Fill ``args.steps`` None (no --steps) with the model's default (``pipe.default_steps``),
+    so the run and its JSON sidecar use the number of steps actually made."""
+    from riffgen.diffusion.types import steps_for
+
+    args.steps = steps_for(pipe, args.steps)
 
 
 def load_pipeline(args: argparse.Namespace) -> Any:

@@ -149,7 +149,7 @@ def add_input_window(p: argparse.ArgumentParser) -> None:
 def _add_common(p: argparse.ArgumentParser, *, seed_image_help: str) -> None:
     p.add_argument("--negative-prompt", default=None, metavar="TEXT", help="what to avoid")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
-    p.add_argument("--steps", type=int, default=50, metavar="N", help="denoising steps (50)")
+    p.add_argument("--steps", type=int, default=None, metavar="N", help=_shared.STEPS_HELP)
     p.add_argument("--guidance", type=finite_float, default=7.0, metavar="G", help="CFG scale (7)")
     p.add_argument("--seed-image", default=None, metavar="IMAGE", help=seed_image_help)
     _shared.add_model_flags(p)
@@ -175,8 +175,11 @@ def check_common(args: argparse.Namespace, inputs: list[str | None]) -> tuple[Pa
 
 
 def load_pipeline(args: argparse.Namespace) -> Any:
-    """The pipeline named by the model flags (see :func:`riffgen.cli._shared.load_pipeline`)."""
-    return _shared.load_pipeline(args)
+    """The pipeline named by the model flags (see :func:`riffgen.cli._shared.load_pipeline`);
+    no --steps becomes the model's default number of steps."""
+    pipe = _shared.load_pipeline(args)
+    _shared.resolve_steps(args, pipe)
+    return pipe
 
 
 def check_with_pipeline(pipe: Any, **values: Any) -> None:

@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--denoising", type=finite_float, default=0.75, help="0-1 (default 0.75)")
     p.add_argument("--guidance", type=finite_float, default=7.0, help="default 7.0")
-    p.add_argument("--steps", type=int, default=50, help="inference steps per clip (default 50)")
+    p.add_argument("--steps", type=int, default=None, help="per clip: " + _shared.STEPS_HELP)
     p.add_argument("--negative-prompt", help="what to steer away from, for every clip")
     p.add_argument(
         "--crossfade-ms", type=finite_float, default=40.0, help="seam crossfade (default 40)"
@@ -135,6 +135,7 @@ def make_clip_maker(args: argparse.Namespace, callback: Any = None) -> ClipMaker
     from riffgen.endless.engine import pipeline_clip_maker
 
     pipe = _shared.load_pipeline(args)
+    _shared.resolve_steps(args, pipe)  # no --steps: the model's default (in the log too)
     return pipeline_clip_maker(pipe, num_inference_steps=args.steps, callback=callback)
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from riffgen.audio import SpectrogramParams, audio_to_image
 from riffgen.audio.mix import normalize_peak
-from riffgen.diffusion.types import PromptInput, RiffgenOutput
+from riffgen.diffusion.types import DEFAULT_STEPS, PromptInput, RiffgenOutput, steps_for
 
 Callback = Callable[[int, int], None] | None
 
@@ -47,9 +47,11 @@ class FakePipeline:
     def __init__(self, *, step_s: float = 0.0, params: SpectrogramParams | None = None) -> None:
         self.step_s = step_s
         self.spectrogram_params = params or SpectrogramParams()
+        self.default_steps = DEFAULT_STEPS
         self.calls: list[FakeCall] = []
 
-    def _steps(self, n: int, callback: Callback) -> None:
+    def _steps(self, n: int | None, callback: Callback) -> None:
+        n = steps_for(self, n)
         for i in range(n):
             if self.step_s:
                 time.sleep(self.step_s)
@@ -86,7 +88,7 @@ class FakePipeline:
         *,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         width: int = 512,
         duration_s: float | None = None,
@@ -115,7 +117,7 @@ class FakePipeline:
         denoising: float = 0.75,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         scheduler: str | None = None,
         callback: Callback = None,
@@ -123,7 +125,7 @@ class FakePipeline:
         self._record("audio_to_audio", prompt, seed, denoising=denoising)
         if init_image is None:
             init_image = audio_to_image(init_audio, sample_rate, self.spectrogram_params)
-        self._steps(max(1, int(num_inference_steps * denoising)), callback)
+        self._steps(max(1, int(steps_for(self, num_inference_steps) * denoising)), callback)
         return self._render(prompt, seed, init_image.width, {"denoising": denoising})
 
     def inpaint(
@@ -141,7 +143,7 @@ class FakePipeline:
         denoising: float = 1.0,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         scheduler: str | None = None,
         callback: Callback = None,
@@ -160,7 +162,7 @@ class FakePipeline:
         *,
         init_image: Image.Image,
         mask_image: Image.Image | None = None,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         scheduler: str | None = None,
         callback: Callback = None,
     ) -> RiffgenOutput:

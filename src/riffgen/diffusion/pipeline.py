@@ -35,6 +35,7 @@ from riffgen.diffusion import masks
 from riffgen.diffusion.prompts import encode_prompts
 from riffgen.diffusion.schedulers import check_scheduler_name, make_scheduler, scheduler_name_of
 from riffgen.diffusion.types import (
+    DEFAULT_STEPS,
     MAX_CLIP_SECONDS,
     MAX_GUIDANCE,
     MAX_PROMPT_CHARS,
@@ -121,6 +122,7 @@ class RiffgenPipeline:
         model_source: str | None = None,
         lora: str | None = None,
         decoder: str = DEFAULT_DECODER,
+        default_steps: int = DEFAULT_STEPS,
     ) -> None:
         self.unet = unet
         self.vae = vae
@@ -131,6 +133,7 @@ class RiffgenPipeline:
         self.model_source = model_source
         self.lora = lora
         self.decoder = decoder
+        self.default_steps = default_steps
         self._device = torch.device(device) if device is not None else unet.device
         self._dtype = dtype or unet.dtype
         self._embed_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
@@ -206,9 +209,21 @@ class RiffgenPipeline:
             model_source=parts.source,
             lora=lora,
             decoder=decoder,
+            default_steps=getattr(parts, "defaults", {}).get("steps", DEFAULT_STEPS),
         )
 
     # ------------------------------------------------------------------ properties
+
+    @property
+    def default_steps(self) -> int:
+        """The denoising steps a call makes when it names none (``num_inference_steps=None``):
+        the model's recommended number (``riffgen.json`` "defaults"), else 50; settable."""
+        return self._default_steps
+
+    @default_steps.setter
+    def default_steps(self, steps: int) -> None:
+        self.check_inputs(prompt="", steps=steps)
+        self._default_steps = steps
 
     @property
     def device(self) -> torch.device:
@@ -272,7 +287,7 @@ class RiffgenPipeline:
         *,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         width: int = 512,
         duration_s: float | None = None,
@@ -300,7 +315,7 @@ class RiffgenPipeline:
         *,
         seeds: Sequence[int],
         negative_prompt: str | None = None,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         width: int = 512,
         duration_s: float | None = None,
@@ -308,8 +323,11 @@ class RiffgenPipeline:
         callback: Callback | None = None,
     ) -> list[RiffgenOutput]:
         """One clip per seed, denoised together in one batch; each equals its single run
-        up to floating-point batching differences."""
+        up to floating-point batching differences. ``num_inference_steps`` None: the
+        model's :attr:`default_steps`."""
         # 1. Check inputs
+        if num_inference_steps is None:
+            num_inference_steps = self.default_steps
         if duration_s is not None:
             if not duration_s > 0:
                 raise RiffgenError(f"duration must be > 0 s, got {duration_s}")
@@ -376,7 +394,7 @@ class RiffgenPipeline:
         denoising: float = 0.75,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         scheduler: str | None = None,
         callback: Callback | None = None,
@@ -414,7 +432,7 @@ class RiffgenPipeline:
         denoising: float = 1.0,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         scheduler: str | None = None,
         callback: Callback | None = None,
@@ -472,7 +490,7 @@ class RiffgenPipeline:
         *,
         init_image: Image.Image,
         mask_image: Image.Image | None = None,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         scheduler: str | None = None,
         callback: Callback | None = None,
     ) -> RiffgenOutput:
@@ -499,7 +517,7 @@ class RiffgenPipeline:
             alpha=float(alpha),
             start=_endpoint_dict(start),
             end=_endpoint_dict(end),
-            num_inference_steps=num_inference_steps,
+            num_inference_steps=out.parameters["num_inference_steps"],
             mask_image=mask_image is not None,
         )
         out.parameters = params
@@ -640,11 +658,14 @@ class RiffgenPipeline:
         init_image: Image.Image,
         mask: np.ndarray | None,
         original_mask: bool,
-        steps: int,
+        steps: int | None,
         scheduler: str | None,
         callback: Callback | None,
     ) -> RiffgenOutput:
-        """img2img / inpainting / interpolation: the original's ``riffuse`` with extras."""
+        """img2img / inpainting / interpolation: the original's ``riffuse`` with extras.
+        ``steps`` None: the model's :attr:`default_steps`."""
+        if steps is None:
+            steps = self.default_steps
         # 1. Check inputs and lerp the scalar knobs
         for point in (start, end):
             self.check_inputs(

@@ -17,7 +17,14 @@ from riffgen.serialize import to_jsonable
 if TYPE_CHECKING:
     from riffgen.audio import SpectrogramParams
 
-__all__ = ["Pipeline", "PromptInput", "RiffgenOutput", "to_jsonable"]
+__all__ = [
+    "DEFAULT_STEPS",
+    "Pipeline",
+    "PromptInput",
+    "RiffgenOutput",
+    "steps_for",
+    "to_jsonable",
+]
 
 
 # Bounds on one call's work, checked before any tensor is made (see Pipeline.check_inputs).
@@ -30,6 +37,17 @@ MAX_SEED = 2**63 - 1  # torch generators take a signed 64-bit seed
 MAX_CLIP_SECONDS = 60.0
 MAX_PROMPT_CHARS = 10_000
 MAX_GUIDANCE = 100.0
+# Denoising steps when neither the caller nor the model (riffgen.json "defaults") names any:
+# riffusion's own default.
+DEFAULT_STEPS = 50
+
+
+def steps_for(pipe: Any, steps: int | None) -> int:
+    """``steps``, or when None the pipeline's ``default_steps`` (the model's recommended
+    number; :data:`DEFAULT_STEPS` for a pipeline that names none)."""
+    if steps is not None:
+        return steps
+    return int(getattr(pipe, "default_steps", DEFAULT_STEPS))
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,8 @@ class Pipeline(Protocol):
     """
 
     spectrogram_params: SpectrogramParams
+    # What ``num_inference_steps=None`` means: the model's recommended number of steps.
+    default_steps: int
 
     def text_to_audio(
         self,
@@ -81,7 +101,7 @@ class Pipeline(Protocol):
         *,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         width: int = 512,
         duration_s: float | None = None,
@@ -99,7 +119,7 @@ class Pipeline(Protocol):
         denoising: float = 0.75,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         scheduler: str | None = None,
         callback: Callback | None = None,
@@ -120,7 +140,7 @@ class Pipeline(Protocol):
         denoising: float = 1.0,
         negative_prompt: str | None = None,
         seed: int = 0,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         guidance: float = 7.0,
         scheduler: str | None = None,
         callback: Callback | None = None,
@@ -134,7 +154,7 @@ class Pipeline(Protocol):
         *,
         init_image: Image.Image,
         mask_image: Image.Image | None = None,
-        num_inference_steps: int = 50,
+        num_inference_steps: int | None = None,
         scheduler: str | None = None,
         callback: Callback | None = None,
     ) -> RiffgenOutput: ...

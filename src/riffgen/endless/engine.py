@@ -50,13 +50,17 @@ class ClipMaker(Protocol):
 def pipeline_clip_maker(
     pipe: Any,
     *,
-    num_inference_steps: int = 50,
+    num_inference_steps: int | None = None,
     callback: Any = None,
     decoder: str | None = None,
 ) -> ClipMaker:
     """A :class:`ClipMaker` that renders with ``pipe.interpolate`` (a ``RiffgenPipeline``),
-    its images decoded with ``decoder`` (None: the pipeline's own, ``pipe.decoder``)."""
+    its images decoded with ``decoder`` (None: the pipeline's own, ``pipe.decoder``), in
+    ``num_inference_steps`` steps (None: the model's, ``pipe.default_steps``)."""
     from riffgen.diffusion.pipeline import decoding
+    from riffgen.diffusion.types import steps_for
+
+    num_inference_steps = steps_for(pipe, num_inference_steps)
 
     def make(
         start: PromptInput,

@@ -87,7 +87,7 @@ def transform_long(
     guidance: float = 7.0,
     seed: int = 0,
     negative_prompt: str | None = None,
-    num_inference_steps: int = 50,
+    num_inference_steps: int | None = None,
     width: int = 512,
     overlap_s: float = 0.5,
     match_level: bool = True,
@@ -105,9 +105,13 @@ def transform_long(
     the crossfade between windows in seconds. ``match_level`` keeps the song's dynamics
     (each window's output gets its input's RMS, within ±24 dB). ``callback(step, total)``
     goes to every diffusion call, ``progress(done, total)`` after each window. ``decoder``
-    decodes every window (None: the pipeline's own, ``pipe.decoder``).
+    decodes every window (None: the pipeline's own, ``pipe.decoder``);
+    ``num_inference_steps`` None: the model's (``pipe.default_steps``).
     """
     from riffgen.diffusion.pipeline import decoding
+    from riffgen.diffusion.types import steps_for
+
+    num_inference_steps = steps_for(pipe, num_inference_steps)
 
     params = pipe.spectrogram_params
     points = _as_prompts(

@@ -9,7 +9,17 @@ from dataclasses import dataclass
 
 from riffgen.models.configs import MINI_SPECTROGRAM, MiniArchitecture
 
-__all__ = ["MINI_SPECTROGRAM", "SCALES", "MiniArchitecture", "MiniTrainScale"]
+__all__ = [
+    "MINI_DEFAULT_STEPS",
+    "MINI_SPECTROGRAM",
+    "SCALES",
+    "MiniArchitecture",
+    "MiniTrainScale",
+]
+
+# The denoising steps the mini model recommends (its riffgen.json "defaults"): it is
+# evaluated at 20 steps, and at 20 a jam runs >= 2x faster than real time on 2 CPU cores.
+MINI_DEFAULT_STEPS = 20
 
 
 @dataclass(frozen=True)

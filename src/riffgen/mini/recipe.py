@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from riffgen.errors import RiffgenError
-from riffgen.mini.config import SCALES, MiniArchitecture, MiniTrainScale
+from riffgen.mini.config import MINI_DEFAULT_STEPS, SCALES, MiniArchitecture, MiniTrainScale
 from riffgen.models.text import MARKER
 
 REPORT = "train_mini_report.json"
@@ -237,8 +237,11 @@ def export_fp16(model_dir: Path, out_dir: Path) -> dict[str, Any]:
 
     Only what the pipeline needs is written (no checkpoints, logs or training config); the
     previous contents of ``out_dir`` are replaced atomically (written beside it, then renamed).
+    The exported ``riffgen.json`` recommends :data:`MINI_DEFAULT_STEPS` denoising steps.
     """
     from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from riffgen.models.folder import read_model_defaults, write_model_defaults
 
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp-export")
@@ -257,6 +260,7 @@ def export_fp16(model_dir: Path, out_dir: Path) -> dict[str, Any]:
         shutil.copy2(model_dir / part / MARKER, tmp / part / MARKER)
     for name in ("model_index.json", "riffgen.json"):
         shutil.copy2(model_dir / name, tmp / name)
+    write_model_defaults(tmp, {**read_model_defaults(tmp), "steps": MINI_DEFAULT_STEPS})
     if out_dir.exists():
         old = out_dir.with_name(out_dir.name + ".old-export")
         shutil.rmtree(old, ignore_errors=True)

@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ class Components:
 
     ``text_encoder_ref`` is the marker of a packaged text encoder (None: the encoder is stored
     with the model). ``source_dir`` is the diffusers folder it was loaded from, if any.
+    ``defaults``: the generation settings the model recommends (``riffgen.json``'s
+    "defaults", e.g. ``{"steps": 20}``; empty for built and debug models).
     """
 
     unet: Any
@@ -58,6 +60,7 @@ class Components:
     kind: str  # "mini", "debug", "directory", "hub", "single_file", "built"
     source_dir: Path | None = None
     text_encoder_ref: dict[str, Any] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scheduler_config(self) -> dict[str, Any]:
@@ -137,6 +140,20 @@ def spectrogram_params_of(model: str | os.PathLike[str]) -> SpectrogramParams:
     if kind == "hub":
         return folder.read_spectrogram_params(_hub_snapshot(os.fspath(model)))
     return SpectrogramParams()  # fake: riffusion's format
+
+
+def model_defaults_of(model: str | os.PathLike[str]) -> dict[str, Any]:
+    """The generation settings ``model`` recommends (its folder's ``riffgen.json``
+    "defaults", e.g. ``{"steps": 20}`` for mini), read without loading any weights; {} for
+    a model that names none (debug, fake, single files)."""
+    kind = classify(model)
+    if kind == "mini":
+        return folder.read_model_defaults(resolve_mini())
+    if kind == "directory":
+        return folder.read_model_defaults(Path(os.fspath(model)).expanduser())
+    if kind == "hub":
+        return folder.read_model_defaults(_hub_snapshot(os.fspath(model)))
+    return {}
 
 
 def missing_model_message(model_id: str) -> str:
@@ -242,6 +259,7 @@ def load_directory(path: Path, *, dtype: torch.dtype = torch.float32) -> Compone
         kind="directory",
         source_dir=path,
         text_encoder_ref=ref,
+        defaults=folder.read_model_defaults(path),
     )
 
 
@@ -373,6 +391,8 @@ def _write_parts(parts: Components, target: Path, *, unet: Any) -> None:
     index["scheduler"] = ["diffusers", type(parts.scheduler).__name__]
     (target / folder.MODEL_INDEX).write_text(_json(index))
     folder.write_spectrogram_params(target, parts.spectrogram_params)
+    if parts.defaults:  # a loaded model's recommended settings travel with it
+        folder.write_model_defaults(target, parts.defaults)
 
 
 def save_model(parts: Components, out_dir: str | os.PathLike[str], *, unet: Any = None) -> Path:

@@ -20,6 +20,13 @@ class WorkerPool:
     def spectrogram_params(self):
         return self.workers[0].pipeline.spectrogram_params
 
+    @property
+    def default_steps(self) -> int:
+        """The denoising steps the served model recommends (its ``riffgen.json``; else 50)."""
+        from riffgen.diffusion.types import steps_for
+
+        return steps_for(self.workers[0].pipeline, None)
+
     def _pick(self, *, priority: bool = False) -> ModelWorker:
         worker = min(self.workers, key=lambda w: w.queued / w.max_queue)
         if worker.queued >= worker.max_queue and not priority:  # the worker bounds priority jobs

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from riffgen.diffusion.types import DEFAULT_STEPS, steps_for
 from riffgen.errors import RiffgenError
 from riffgen.server.config import ServerConfig
 from riffgen.server.pool import WorkerPool
@@ -247,6 +248,7 @@ class RiffgenModel:
             "device": self.device,
             "pid": os.getpid(),
             "spectrogram_params": self.pipe.spectrogram_params,
+            "default_steps": steps_for(self.pipe, None),
         }
 
     async def call(
@@ -481,13 +483,15 @@ class RemotePipeline:
     the replica for each call while it is set; any other public attribute is a method that
     runs on a replica."""
 
-    DATA = ("spectrogram_params", "device")
+    DATA = ("spectrogram_params", "device", "default_steps")
 
     def __init__(self, remote: RemoteModel, info: dict[str, Any]) -> None:
         object.__setattr__(self, "_remote", remote)
         object.__setattr__(self, "_settings", {})
         object.__setattr__(self, "spectrogram_params", info["spectrogram_params"])
         object.__setattr__(self, "device", info.get("device", "ray"))
+        # What num_inference_steps=None means on the replicas (their model's default).
+        object.__setattr__(self, "default_steps", info.get("default_steps", DEFAULT_STEPS))
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_") or name in self.DATA:

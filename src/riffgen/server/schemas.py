@@ -79,7 +79,11 @@ class TextToAudioRequest(_Model):
     prompt: str = Field(max_length=MAX_PROMPT_CHARS)
     negative_prompt: str | None = Field(None, max_length=MAX_PROMPT_CHARS)
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    num_inference_steps: int = Field(50, ge=1)
+    num_inference_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Denoising steps; null or absent: the model's default (health's default_steps).",
+    )
     guidance: float = Field(7.0, ge=0.0, le=50.0, allow_inf_nan=False)
     width: int = Field(512, ge=64, multiple_of=8, description="Spectrogram columns (10 ms each).")
     format: AudioFormatField = "wav"
@@ -90,7 +94,11 @@ class InterpolateRequest(_Model):
     start: PromptModel
     end: PromptModel
     alpha: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
-    num_inference_steps: int = Field(50, ge=1)
+    num_inference_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Denoising steps; null or absent: the model's default (health's default_steps).",
+    )
     seed_image_id: str = Field("og_beat", pattern=NAME_PATTERN)
     mask_image_id: MaskName = Field(None, description='Mask image name; null or "": no mask.')
     bpm: float | None = Field(
@@ -132,3 +140,6 @@ class HealthResponse(_Model):
     jam_sessions: int
     decoder: str = Field(description="the decoder of requests that name none")
     decoders: list[str]
+    default_steps: int = Field(
+        description="the denoising steps of requests that name none: the model's (mini: 20)"
+    )

@@ -37,7 +37,15 @@ class AppState:
         return self.pool.spectrogram_params
 
     # -- request checks ------------------------------------------------------------------
-    def check_steps(self, steps: int, loc: Sequence[str]) -> int:
+    @property
+    def default_steps(self) -> int:
+        """The steps of a request that names none: the served model's default."""
+        return self.pool.default_steps
+
+    def check_steps(self, steps: int | None, loc: Sequence[str]) -> int:
+        """``steps`` (None: the model's default) within this server's bound."""
+        if steps is None:
+            steps = self.default_steps
         if steps > self.config.max_steps:
             raise FieldError(loc, f"at most {self.config.max_steps} inference steps on this server")
         return steps

@@ -23,7 +23,7 @@ ResponseQuery = Annotated[
 Prompt = Annotated[str, Form(min_length=1, max_length=s.MAX_PROMPT_CHARS)]
 NegPrompt = Annotated[str | None, Form(max_length=s.MAX_PROMPT_CHARS)]
 Seed = Annotated[int, Form(ge=0, le=s.MAX_SEED)]
-Steps = Annotated[int, Form(ge=1)]
+Steps = Annotated[int | None, Form(ge=1)]  # None: the model's default
 Guidance = Annotated[float, Form(ge=0.0, le=50.0, allow_inf_nan=False)]
 Unit = Annotated[float, Form(ge=0.0, le=1.0, allow_inf_nan=False)]
 Fmt = Annotated[s.AudioFormatField, Form()]

@@ -25,6 +25,7 @@ async def health(state: State) -> dict[str, Any]:
         "jam_sessions": state.jam_sessions,
         "decoder": state.config.decoder,
         "decoders": list(DECODERS),
+        "default_steps": state.pool.default_steps,
     }
 
 

@@ -20,6 +20,31 @@ export function appendDecoder(form) {
   return form;
 }
 
+// The steps inputs start at the served model's default (health's default_steps; mini: 20)
+// unless the user chose a value (typed one, or a share link's): those are kept.
+const STEPS_INPUTS = ["steps", "transform-steps"];
+export function markStepsChosen(input) {
+  input.dataset.chosen = "1";
+}
+
+export function applyDefaultSteps(steps) {
+  const n = Math.floor(Number(steps));
+  if (!Number.isFinite(n) || n < 1) return;
+  for (const id of STEPS_INPUTS) {
+    const input = $(id);
+    if (input && !input.dataset.chosen) {
+      input.value = String(Math.min(n, Number(input.max) || n));
+    }
+  }
+}
+
+export function initStepsInputs() {
+  for (const id of STEPS_INPUTS) {
+    const input = $(id);
+    if (input) input.addEventListener("input", () => markStepsChosen(input));
+  }
+}
+
 export function apiKey() {
   return localStorage.getItem("riffgen.apiKey") || "";
 }

@@ -82,7 +82,7 @@ async function regenerate() {
   const form = new FormData();
   form.append("image", st.imageBlob, "clip.png");
   form.append("prompt", $("inpaint-prompt").value);
-  form.append("num_inference_steps", "30");
+  // No num_inference_steps: the server uses its model's default.
   form.append("format", "wav");
   appendDecoder(form);
   if (mode() === "range") {
@@ -135,7 +135,7 @@ export function initInpaint() {
     setStatus(status, "Generating a clip…");
     try {
       const out = await postJSON("/api/v1/text_to_audio", {
-        prompt: $("inpaint-prompt").value || "drum beat", num_inference_steps: 30, width: 512, format: "wav",
+        prompt: $("inpaint-prompt").value || "drum beat", width: 512, format: "wav",
         decoder: decoder() || null });
       await setClip(dataUrlToBlob(out.image), out.audio, out.duration_s);
       setStatus(status, "Clip ready: drag across the picture to select a part", "ok");

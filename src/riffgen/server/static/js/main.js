@@ -1,5 +1,5 @@
 // Entry point: tabs, the API key field, server health; each tool initialises itself.
-import { $, getJSON } from "./common.js";
+import { $, applyDefaultSteps, getJSON, initStepsInputs } from "./common.js";
 import { initDraw } from "./draw.js";
 import { initInpaint } from "./inpaint.js";
 import { initPlayer } from "./player.js";
@@ -40,12 +40,14 @@ async function initServer() {
     $("server-status").textContent = `riffgen ${h.version}, model ${h.model}, ${w}`;
     const option = document.querySelector('#decoder option[value=""]');
     if (option && h.decoder) option.textContent = `Server default (${h.decoder})`;
+    if (h.default_steps) applyDefaultSteps(h.default_steps);
   } catch (err) {
     $("server-status").textContent = `Server unreachable: ${err.message}`;
   }
 }
 
 initTabs();
+initStepsInputs();
 initServer();
 initPlayer();
 initDraw();

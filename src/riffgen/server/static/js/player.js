@@ -1,6 +1,7 @@
 // The endless player: a WebSocket jam stream, scheduled gaplessly with the Web Audio API.
 import {
-  $, audioContext, decodeDataUrl, decoder, download, encodeWav, getJSON, loadImage, setDecoder, wsUrl,
+  $, audioContext, decodeDataUrl, decoder, download, encodeWav, getJSON, loadImage, markStepsChosen,
+  setDecoder, wsUrl,
 } from "./common.js";
 
 const RANDOM_PROMPTS = [
@@ -332,7 +333,10 @@ function restoreFromUrl() {
   const den = num("denoising", 0, 1);
   if (den !== null) { $("denoising").value = den; $("denoising-out").textContent = den.toFixed(2); }
   const steps = num("steps", 1, 100);
-  if (steps !== null) $("steps").value = Math.floor(steps);
+  if (steps !== null) {
+    $("steps").value = Math.floor(steps);
+    markStepsChosen($("steps")); // the link's steps, not the model's default
+  }
   if (q.has("decoder")) setDecoder(q.get("decoder")); // a share link's choice is kept, like the API key
   $("decoder").value = decoder();
   return q.get("seed_image");
