@@ -295,7 +295,10 @@ def test_endless_player_streams_gapless_clips(laptop, shots):
     start_player(laptop, "jazz piano", clips=3)
     start = laptop.frames("start", sent=True)
     assert len(start) == 1 and start[0]["prompts"] == ["jazz piano"]
-    assert start[0]["num_inference_steps"] == 30 and start[0]["seed_image"] == "beat_100"
+    # The steps input starts at the served model's default (health's default_steps, 50 here).
+    health = page.evaluate("fetch('/api/v1/health').then(r => r.json())")
+    steps = health["default_steps"]
+    assert start[0]["num_inference_steps"] == steps and start[0]["seed_image"] == "beat_100"
     assert laptop.frames("started")[0]["bpm"] == 100.0
     clips = laptop.frames("clip")
     assert [c["seq"] for c in clips[:3]] == [0, 1, 2]
