@@ -137,13 +137,26 @@ def ray_cluster(address: str | None = None) -> Iterator[None]:
     # Actors print to their own logs, not through the driver's progress bar.
     ray.init(address=address, log_to_driver=False, include_dashboard=False, logging_level="ERROR")
     if main_thread:
-        for signum, handler in handlers.items():
-            if handler is not None:
-                signal.signal(signum, handler)
+        _SAVED_HANDLERS.update({s: h for s, h in handlers.items() if h is not None})
+        keep_handlers()
     try:
         yield
     finally:
+        _SAVED_HANDLERS.clear()
         ray.shutdown()
+
+
+_SAVED_HANDLERS: dict[int, Any] = {}
+
+
+def keep_handlers() -> None:
+    """Put riffgen's SIGINT/SIGTERM handlers back where Ray replaced them (ray.init does, and
+    a later start of Ray's executors may again): Ctrl-C must end the batch with its summary."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum, handler in _SAVED_HANDLERS.items():
+        if signal.getsignal(signum) is not handler:
+            signal.signal(signum, handler)
 
 
 def run_ray(
@@ -186,6 +199,7 @@ def run_ray(
         # Block by block with no prefetching: iter_rows() would hold a finished job's result
         # back until the next block is also done (the progress bar would lag a whole job).
         for batch in ds.iter_batches(batch_size=None, prefetch_batches=0):
+            keep_handlers()
             for i, line in enumerate(batch["line"]):
                 yield JobResult(
                     line=int(line),
