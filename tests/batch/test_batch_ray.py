@@ -25,6 +25,13 @@ from ._helpers import CrashingFake, outputs, started_under, still_running, write
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
+def _fresh_signals() -> None:
+    """In the child: SIGINT as a terminal gives it, whatever the test process inherited or
+    left (an ignored or blocked SIGINT passes to children, and the batch would never see it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def test_ctrl_c_stops_the_cluster_it_started_and_a_rerun_resumes(tmp_path):
     """Runs first, before the shared cluster: `--ray` with no cluster starts one; Ctrl-C ends
     the batch (exit 130) with finished clips kept and no Ray process left; a rerun resumes."""
@@ -38,7 +45,7 @@ def test_ctrl_c_stops_the_cluster_it_started_and_a_rerun_resumes(tmp_path):
     cmd = [sys.executable, "-m", "riffgen", "batch", str(jobs), "-o", str(out), "--model", "fake"]
     proc = subprocess.Popen(
         [*cmd, "--ray", "--workers", "1", "-q"], stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "RAY_ADDRESS": ""},
+        env={**os.environ, "RAY_ADDRESS": ""}, preexec_fn=_fresh_signals,
     )  # fmt: skip
     deadline = time.monotonic() + 180
     while not (out / "quick.json").exists() and time.monotonic() < deadline:
