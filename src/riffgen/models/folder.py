@@ -52,7 +52,11 @@ def model_index(*, packaged_text: bool) -> dict[str, Any]:
 
 
 def read_model_index(model_dir: Path) -> dict[str, Any]:
-    path = Path(model_dir) / MODEL_INDEX
+    return _json_object(Path(model_dir) / MODEL_INDEX)
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """``path``'s JSON object; a missing or unreadable file or another JSON value is an error."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -72,15 +76,7 @@ def _params_from_json(path: Path) -> SpectrogramParams:
 
 def _read_json(path: Path) -> dict[str, Any]:
     """``path``'s JSON object; {} when there is no file."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RiffgenError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise RiffgenError(f"cannot read {path}: not a JSON object")
-    return data
+    return _json_object(path) if path.is_file() else {}
 
 
 def _params_json(params: SpectrogramParams, defaults: dict[str, Any] | None = None) -> str:
