@@ -10,8 +10,9 @@ encoded as a 512-mel Riffusion image and a 128-mel mini image, then decoded by
 * ``original``: least-squares inverse mel + Griffin-Lim, 32 iterations (Riffusion's decoder),
 * ``griffin-lim``: riffgen's fast phase recovery (the current default),
 * ``vocoder``: the neural vocoder (``image_to_audio(..., decoder="vocoder")``),
-* ``gl-pghi-multirate``: riffgen's phase recovery with ``phase.PGHI_MULTIRATE`` (a
-  phase-gradient start, most iterations at half the frame rate): a candidate default.
+* ``gl-random-64+4``: riffgen's phase recovery as it was before issue #13
+  (``phase.RANDOM_COARSE_FINE``: random start, 64 coarse + 4 fine iterations; now solved at
+  24 kHz like the default).
 
 Figures per decoder (mean over clips):
 
@@ -46,9 +47,9 @@ from riffgen.audio.image import mel_from_image, params_from_image
 from riffgen.audio.params import SpectrogramParams
 from riffgen.audio.spectrogram import spectral_convergence
 
-DECODERS = ("original", "griffin-lim", "vocoder", "gl-pghi-multirate")
+DECODERS = ("original", "griffin-lim", "vocoder", "gl-random-64+4")
 # Rows decoded with a riffgen.audio.phase config instead of an image_to_audio decoder name.
-PHASE_ROWS = {"gl-pghi-multirate": "PGHI_MULTIRATE"}
+PHASE_ROWS = {"gl-random-64+4": "RANDOM_COARSE_FINE"}
 WINDOWS = (256, 512, 1024, 2048, 4096)
 FLOOR_DB = 80.0
 MAX_HZ = 10000.0

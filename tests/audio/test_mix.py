@@ -95,3 +95,17 @@ def test_level_gains_leave_silence_and_breaks_alone() -> None:
     gains = level_gains([loud, np.zeros((1, 100), np.float32), quiet])
     assert gains[1] == 1.0
     assert gains[2] == pytest.approx(10 ** (12 / 20))  # limited: a break stays quiet
+
+
+def test_a_clip_meeting_its_neighbour_in_opposite_polarity_is_flipped_not_cancelled():
+    from riffgen.audio.mix import match_polarity
+
+    t = np.arange(44100) / 44100
+    tone = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None]
+    np.testing.assert_array_equal(match_polarity(tone[:, -4410:], -tone), tone)
+    noise = np.random.default_rng(0).standard_normal((1, 44100)).astype(np.float32) * 0.1
+    np.testing.assert_array_equal(match_polarity(tone[:, :4410], noise), noise)  # unrelated
+    # Joining a held tone to its own inverse keeps its level through the crossfade.
+    joined = join([tone, -tone], crossfade_samples=4410)
+    mid = joined[0, 44100 - 4410 : 44100]
+    assert abs(20 * np.log10(np.sqrt(np.mean(mid**2)) / np.sqrt(np.mean(tone**2)))) < 0.5

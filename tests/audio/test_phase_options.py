@@ -7,7 +7,7 @@ import torch
 
 from riffgen.audio import SpectrogramParams, audio_to_image
 from riffgen.audio.image import mel_from_image
-from riffgen.audio.phase import PGHI_MULTIRATE, PhaseConfig, reconstruct
+from riffgen.audio.phase import RANDOM_COARSE_FINE, PhaseConfig, reconstruct, resample, work_params
 from riffgen.audio.spectrogram import spectral_convergence
 
 from .conftest import music
@@ -29,7 +29,7 @@ def _decode(mel: torch.Tensor, config: PhaseConfig, seed: int = 0, **kw) -> torc
         return reconstruct(mel, FAST, generator=gen, config=config, **kw)
 
 
-@pytest.mark.parametrize("config", [PGHI_MULTIRATE, PhaseConfig(init="pghi")])
+@pytest.mark.parametrize("config", [PhaseConfig(), RANDOM_COARSE_FINE])
 def test_options_decode_deterministically_and_seeds_differ(config: PhaseConfig) -> None:
     mel = _mel()
     a = _decode(mel, config)
@@ -43,11 +43,11 @@ def test_options_decode_deterministically_and_seeds_differ(config: PhaseConfig) 
 def test_progress_counts_every_iteration_and_tiny_images_skip_the_half_rate_grid() -> None:
     mel = _mel()
     calls: list[tuple[int, int]] = []
-    _decode(mel, PGHI_MULTIRATE, progress=lambda d, t: calls.append((d, t)))
+    _decode(mel, PhaseConfig(), progress=lambda d, t: calls.append((d, t)))
     total = calls[-1][1]
     assert calls == [(i + 1, total) for i in range(total)]
     calls.clear()
-    wav = _decode(mel[..., :3], PGHI_MULTIRATE, progress=lambda d, t: calls.append((d, t)))
+    wav = _decode(mel[..., :3], PhaseConfig(), progress=lambda d, t: calls.append((d, t)))
     assert wav.shape == (1, 2 * 441)
     assert calls[-1][0] == calls[-1][1] < total
 
@@ -61,7 +61,34 @@ def test_linked_stereo_keeps_the_channel_correlation() -> None:
             mel,
             params,
             generator=torch.Generator().manual_seed(0),
-            config=PGHI_MULTIRATE,
+            config=PhaseConfig(),
             linked_channels=True,
         ).numpy()
     assert abs(_corr(wav) - _corr(source)) < 0.1, (_corr(wav), _corr(source))
+
+
+def test_the_phase_is_solved_at_the_lowest_rate_that_holds_the_band() -> None:
+    assert work_params(SpectrogramParams()).sample_rate == 24000
+    assert work_params(SpectrogramParams(num_frequencies=128)).sample_rate == 24000
+    # Nothing lower holds a 20 kHz band at 44.1 kHz: solved at the image's own rate.
+    full = SpectrogramParams(max_frequency=20000)
+    assert work_params(full) == full
+    # Resampling keeps a band-limited tone's level and frequency, edges included.
+    t = torch.arange(24000) / 24000
+    tone = torch.sin(2 * torch.pi * 1000 * t)[None]
+    out = resample(tone, 44100)[0]
+    want = torch.sin(2 * torch.pi * 1000 * torch.arange(44100) / 44100)
+    assert float((out - want).abs().max()) < 0.02
+
+
+def test_decoding_at_the_lower_rate_matches_the_full_rate_decode(monkeypatch) -> None:
+    import riffgen.audio.phase as phase
+
+    mel = _mel()
+    low = _decode(mel, PhaseConfig())
+    monkeypatch.setattr(phase, "work_params", lambda params: params)  # solve at 44.1 kHz
+    full = _decode(mel, PhaseConfig())
+    assert low.shape == full.shape
+    level = float(low.square().mean().sqrt() / full.square().mean().sqrt())
+    assert 0.97 < level < 1.03, level
+    assert spectral_convergence(low, mel, FAST) < 1.1 * spectral_convergence(full, mel, FAST)

@@ -114,7 +114,9 @@ class DecodingPipe:
     """A stand-in whose every window is its input image decoded (Griffin-Lim) and peak-
     normalised on its own, as a real model's windows are."""
 
-    spectrogram_params = SpectrogramParams(num_griffin_lim_iters=4)
+    # 8 iterations: at 4 the two decodes of one held tone drift apart in pitch by ~1 Hz and
+    # beat in the crossfade (a real model decodes at 16 or 32).
+    spectrogram_params = SpectrogramParams(num_griffin_lim_iters=8)
 
     def interpolate(self, start, end, alpha, *, init_image, **_kwargs) -> RiffgenOutput:
         from riffgen.audio import image_to_audio

@@ -98,6 +98,21 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum(a * b)) / denom if denom > 0 else 0.0
 
 
+def match_polarity(tail: np.ndarray, audio: np.ndarray) -> np.ndarray:
+    """``audio``, or ``-audio`` where its start clearly anti-correlates with ``tail``.
+
+    ``tail`` ``[channels, n]`` is what ``audio`` crossfades from over its first ``n``
+    samples. Clips decoded one by one get their phase independently, and for tonal material
+    they can meet in opposite polarity: no crossfade gain then avoids a dip (measured: 1.4 dB
+    on a held tone at a transform window join). Absolute polarity is inaudible; cancellation
+    is not. Material that merely differs (|correlation| < 0.25) is left as it is.
+    """
+    n = min(tail.shape[-1], audio.shape[-1])
+    if n and correlation(tail[..., :n], audio[..., :n]) < -0.25:
+        return -audio
+    return audio
+
+
 def crossfade(
     tail: np.ndarray,
     head: np.ndarray,
@@ -174,6 +189,8 @@ def join(
     for nxt in arrays[1:]:
         n = min(crossfade_samples, audio.shape[-1], nxt.shape[-1])
         cut = audio.shape[-1] - n
+        if match_power:
+            nxt = match_polarity(audio[..., cut:], nxt)
         mixed = crossfade(
             audio[..., cut:], nxt[..., :n], curve=curve, grid=grid, match_power=match_power
         )

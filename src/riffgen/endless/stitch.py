@@ -22,6 +22,7 @@ from riffgen.audio.mix import (
     crossfade_gains,
     fade_out,
     join,
+    match_polarity,
     normalize_peak,
     rms,
 )
@@ -177,6 +178,7 @@ class Stitcher:
         if self.tail is None or xf == 0:
             segment = audio[:, :period].copy()
         else:
+            audio = match_polarity(self.tail, audio)
             segment = np.concatenate(
                 [crossfade(self.tail, audio[:, :xf]), audio[:, xf:period]], axis=1
             )

@@ -18,7 +18,7 @@ import numpy as np
 
 from riffgen.audio.convert import audio_to_image
 from riffgen.audio.io import resample
-from riffgen.audio.mix import conform_channels, crossfade, limit_peak
+from riffgen.audio.mix import conform_channels, crossfade, limit_peak, match_polarity
 from riffgen.diffusion.types import PromptInput
 from riffgen.errors import RiffgenError
 
@@ -167,6 +167,7 @@ def transform_long(
             # Crossfade over ``overlap`` samples at the start of this window; everything of the
             # previous window after that is replaced (the last window may overlap more).
             xf = min(overlap, prev_end - start)
+            y = match_polarity(out[:, start : start + xf], y)
             out[:, start : start + xf] = crossfade(out[:, start : start + xf], y[:, :xf])
             out[:, start + xf : start + window] = y[:, xf:]
         prev_end = start + window
