@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -92,3 +94,19 @@ def test_decoding_at_the_lower_rate_matches_the_full_rate_decode(monkeypatch) ->
     level = float(low.square().mean().sqrt() / full.square().mean().sqrt())
     assert 0.97 < level < 1.03, level
     assert spectral_convergence(low, mel, FAST) < 1.1 * spectral_convergence(full, mel, FAST)
+
+
+@pytest.mark.parametrize("f0", [110.0, 223.3, 1234.5])
+def test_a_held_tone_comes_back_in_tune(f0: float) -> None:
+    params = SpectrogramParams()
+    t = torch.arange(201 * 441) / 44100
+    tone = (0.3 * torch.sin(2 * torch.pi * f0 * t)).numpy()
+    mel = torch.from_numpy(mel_from_image(audio_to_image(tone, 44100, params), params))
+    with torch.inference_mode():
+        wav = reconstruct(mel, params, generator=torch.Generator().manual_seed(0))[0]
+    seg = wav[4410:-4410].double()
+    n = 1 << 21
+    spec = torch.fft.rfft(seg * torch.hann_window(seg.numel(), dtype=torch.float64), n).abs()
+    lo, hi = int(f0 * 0.97 * n / 44100), int(f0 * 1.03 * n / 44100)
+    found = (lo + int(spec[lo:hi].argmax())) * 44100 / n
+    assert abs(1200 * math.log2(found / f0)) < 3.0, found  # a few cents: inaudible

@@ -305,6 +305,12 @@ def _half_rate_iterations(
 # (Prusa, Balazs & Sondergaard 2017, "A noniterative method for reconstruction of phase from
 # STFT magnitude").
 _HANN_GAMMA = 0.25645
+# The start magnitude comes from mel bands, and its peaks are steeper than a Hann window's
+# own: taken at face value their slope puts partials off-centre too far, and Griffin-Lim keeps
+# much of that mistuning. Three quarters of it, measured on 12 tones of 80 Hz-4 kHz (1 s at a
+# time, default budget): pitch error median 0.4 cents, at most 1.2 (at 1.0: 2.0 and 6.3; the
+# original's Griffin-Lim: 1.8 and 5.0), the same STFT distance on held-out music.
+_SLOPE_SCALE = 0.75
 
 
 def _initial_phase(
@@ -345,7 +351,10 @@ def _initial_phase(
     slope = torch.zeros_like(log_mag)
     slope[..., 1:-1] = (log_mag[..., 2:] - log_mag[..., :-2]) / 2
     k = torch.arange(g.bins, device=device, dtype=mag.dtype)
-    advance = 2 * math.pi * g.hop * k / g.n_fft + g.hop * g.n_fft / (_HANN_GAMMA * g.win**2) * slope
+    advance = (
+        2 * math.pi * g.hop * k / g.n_fft
+        + _SLOPE_SCALE * g.hop * g.n_fft / (_HANN_GAMMA * g.win**2) * slope
+    )
     steps = (advance[:, 1:] + advance[:, :-1]) / 2
     phase = torch.cat([ang, ang + torch.cumsum(steps, dim=1)], dim=1)
     return torch.polar(torch.ones_like(phase), phase)
