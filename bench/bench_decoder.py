@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     results: dict[tuple[str, str], dict[str, float]] = {}
-    drum = max(range(len(clips)), key=lambda i: onset_strength(clips[i][1]))
+    # The clip with drums whose onsets are hardest (any clip when none has drums).
+    with_drums = [i for i, (name, _) in enumerate(clips) if "drums" in name] or range(len(clips))
+    drum = max(with_drums, key=lambda i: onset_strength(clips[i][1]))
     for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
         params = FORMATS[fmt]
         images = [audio_to_image(audio, SR, params) for _, audio in clips]

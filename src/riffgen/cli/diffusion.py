@@ -64,6 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="a seamless loop: the clip's end flows into its start when repeated",
     )
+    p.add_argument(
+        "--no-tempo-seed",
+        dest="tempo_seed",
+        action="store_false",
+        help="a prompt naming its BPM (e.g. 'at 96 bpm') starts from noise, not from a beat at it",
+    )
     _add_common(p, seed_image_help="start from this spectrogram image (img2img) instead of noise")
     p.set_defaults(func=cmd_generate)
 
@@ -310,8 +316,10 @@ def run_generate(
     seed_image: Image.Image | None = None,
     denoising: float = 0.75,
     callback: Callable[[int, int], None] | None = None,
+    tempo_seed: bool = True,
 ) -> RiffgenOutput:
-    """Text -> clip; with a seed image, img2img from it instead of pure noise."""
+    """Text -> clip; with a seed image, img2img from it instead of pure noise.
+    ``tempo_seed``: see :meth:`RiffgenPipeline.text_to_audio`."""
     if seed_image is not None:
         return pipe.audio_to_audio(
             prompt,
@@ -332,6 +340,7 @@ def run_generate(
         width=width or 512,
         duration_s=duration_s,
         callback=callback,
+        tempo_seed=tempo_seed,
     )
 
 
@@ -535,6 +544,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 seed_image=seed_image,
                 denoising=args.denoising,
                 callback=callback,
+                tempo_seed=args.tempo_seed,
             )
     extra = {"seed_image": args.seed_image} if args.seed_image else None
     paths = write_outputs(args.output, result, command="generate", args=args, extra=extra)

@@ -94,6 +94,7 @@ class FakePipeline:
         duration_s: float | None = None,
         scheduler: str | None = None,
         callback: Callback = None,
+        tempo_seed: bool = True,  # the fake's tones have no beat to seed
     ) -> RiffgenOutput:
         self._record("text_to_audio", prompt, seed, negative_prompt=negative_prompt)
         if duration_s is not None:

@@ -34,6 +34,7 @@ from riffgen.audio.decoders import DEFAULT_DECODER, check_decoder
 from riffgen.diffusion import masks
 from riffgen.diffusion.prompts import encode_prompts
 from riffgen.diffusion.schedulers import check_scheduler_name, make_scheduler, scheduler_name_of
+from riffgen.diffusion.tempo_seed import TEMPO_SEED_DENOISING, named_bpm, tempo_seed_image
 from riffgen.diffusion.types import (
     DEFAULT_STEPS,
     MAX_CLIP_SECONDS,
@@ -293,9 +294,12 @@ class RiffgenPipeline:
         duration_s: float | None = None,
         scheduler: str | None = None,
         callback: Callback | None = None,
+        tempo_seed: bool = True,
     ) -> RiffgenOutput:
         """Generate a clip from text. ``duration_s`` (s), if given, overrides ``width`` (px)
-        with the smallest multiple of 8 px covering it, and the audio is cut to it."""
+        with the smallest multiple of 8 px covering it, and the audio is cut to it.
+        ``tempo_seed``: a prompt that names its BPM starts from a beat at that tempo
+        (:mod:`riffgen.diffusion.tempo_seed`)."""
         return self.text_to_audio_batch(
             prompt,
             seeds=[seed],
@@ -306,6 +310,7 @@ class RiffgenPipeline:
             duration_s=duration_s,
             scheduler=scheduler,
             callback=callback,
+            tempo_seed=tempo_seed,
         )[0]
 
     @torch.inference_mode()
@@ -321,10 +326,11 @@ class RiffgenPipeline:
         duration_s: float | None = None,
         scheduler: str | None = None,
         callback: Callback | None = None,
+        tempo_seed: bool = True,
     ) -> list[RiffgenOutput]:
         """One clip per seed, denoised together in one batch; each equals its single run
         up to floating-point batching differences. ``num_inference_steps`` None: the
-        model's :attr:`default_steps`."""
+        model's :attr:`default_steps`. ``tempo_seed``: see :meth:`text_to_audio`."""
         # 1. Check inputs
         if num_inference_steps is None:
             num_inference_steps = self.default_steps
@@ -342,6 +348,20 @@ class RiffgenPipeline:
             width=width,
             scheduler=scheduler,
         )
+        bpm = named_bpm(prompt) if tempo_seed else None
+        if bpm is not None:  # the prompt names its tempo: start from a beat at it
+            return [
+                self._tempo_seeded(
+                    PromptInput(prompt, seed, negative_prompt, TEMPO_SEED_DENOISING, guidance),
+                    bpm,
+                    steps=num_inference_steps,
+                    width=width,
+                    duration_s=duration_s,
+                    scheduler=scheduler,
+                    callback=callback,
+                )
+                for seed in seeds
+            ]
         sched = self._scheduler(scheduler)
         # 2. Encode the prompt and the negative prompt (same number of 77-token chunks)
         cond, uncond = self.encode_prompt_pair(prompt, negative_prompt)
@@ -648,6 +668,38 @@ class RiffgenPipeline:
         return images
 
     # ------------------------------------------------------------------ the shared core
+
+    def _tempo_seeded(
+        self,
+        point: PromptInput,
+        bpm: float,
+        *,
+        steps: int,
+        width: int,
+        duration_s: float | None,
+        scheduler: str | None,
+        callback: Callback | None,
+    ) -> RiffgenOutput:
+        """text-to-audio from the backbeat at ``bpm`` (img2img at the seed's denoising)."""
+        image = tempo_seed_image(bpm, self.spectrogram_params, width=width)
+        out = self._img2img(
+            point,
+            point,
+            0.0,
+            init_image=image,
+            mask=None,
+            original_mask=False,
+            steps=steps,
+            scheduler=scheduler,
+            callback=callback,
+        )
+        params = self._endpoint_parameters("text_to_audio", point, out)
+        params.update(duration_s=duration_s, tempo_seed_bpm=bpm)
+        out.parameters = params
+        if duration_s is not None:
+            sr = self.spectrogram_params.sample_rate
+            out.audio = out.audio[..., : int(round(duration_s * sr))]
+        return out
 
     def _img2img(
         self,

@@ -107,6 +107,7 @@ class Pipeline(Protocol):
         duration_s: float | None = None,
         scheduler: str | None = None,
         callback: Callback | None = None,
+        tempo_seed: bool = True,
     ) -> RiffgenOutput: ...
 
     def audio_to_audio(

@@ -165,7 +165,9 @@ def render(
     return (audio * (0.9 / peak if peak > 0 else 1.0)).astype(np.float32)
 
 
-def _backbeat(bpm: int) -> Pattern:
+def backbeat(bpm: float) -> Pattern:
+    """The straight backbeat of the ``beat_*`` seed images, at any tempo (BPM)."""
+    bpm = int(bpm) if float(bpm).is_integer() else float(bpm)
     return Pattern(
         name=f"beat_{bpm}",
         feel="beat",
@@ -183,7 +185,7 @@ def _backbeat(bpm: int) -> Pattern:
 
 #: Everything ``scripts/make_seed_images.py`` renders, in registry order.
 CATALOG: tuple[Pattern, ...] = (
-    *(_backbeat(b) for b in (80, 100, 120, 140, 160)),
+    *(backbeat(b) for b in (80, 100, 120, 140, 160)),
     Pattern(
         name="four_floor_120",
         feel="four_floor",

@@ -48,14 +48,21 @@ _WORDS = sorted(
 N_FREQUENCIES = 24  # sin/cos pairs; the rest of the token is zeros
 
 
+def named_bpm(text: str) -> float | None:
+    """The tempo a prompt states as a number (``"... at 96 bpm"``), clamped to 40-240; None
+    when it states none (words such as "fast" do not count)."""
+    match = _BPM.search(text)
+    return min(MAX_BPM, max(MIN_BPM, float(match.group(1)))) if match else None
+
+
 def parse_tempo(text: str) -> float | None:
     """The tempo (BPM) a prompt asks for, or None when it names none.
 
     A number outside 40-240 BPM is clamped into it (a typo should not make noise out of range).
     """
-    match = _BPM.search(text)
-    if match:
-        return min(MAX_BPM, max(MIN_BPM, float(match.group(1))))
+    bpm = named_bpm(text)
+    if bpm is not None:
+        return bpm
     lowered = text.lower()
     for word, band in _WORDS:
         if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", lowered):
