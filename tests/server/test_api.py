@@ -156,12 +156,31 @@ def test_text_to_audio_raw_responses(client):
         ({"guidance": -1}, "guidance"),
         ({"num_inference_steps": 1000}, "num_inference_steps"),
         ({"seed": "abc"}, "seed"),
+        ({"tempo_seed": "maybe"}, "tempo_seed"),
     ],
 )
 def test_text_to_audio_validation(client, changes, field):
     r = client.post("/api/v1/text_to_audio", json={"prompt": "x", "width": 64, **changes})
     assert r.status_code == 422
     assert any(field in e["loc"] for e in r.json()["detail"])
+
+
+def test_text_to_audio_tempo_seed_reaches_the_pipeline(client, monkeypatch):
+    from riffgen.diffusion.fake import FakePipeline
+
+    seen: list[bool] = []
+    real = FakePipeline.text_to_audio
+
+    def spy(self, *args, tempo_seed=True, **kwargs):
+        seen.append(tempo_seed)
+        return real(self, *args, tempo_seed=tempo_seed, **kwargs)
+
+    monkeypatch.setattr(FakePipeline, "text_to_audio", spy)
+    body = {"prompt": "drums at 96 bpm", "width": 64, "num_inference_steps": 1}
+    assert client.post("/api/v1/text_to_audio", json=body).status_code == 200
+    body["tempo_seed"] = False
+    assert client.post("/api/v1/text_to_audio", json=body).status_code == 200
+    assert seen == [True, False]
 
 
 def test_interpolate(client, spy):

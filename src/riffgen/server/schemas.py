@@ -88,6 +88,11 @@ class TextToAudioRequest(_Model):
     width: int = Field(512, ge=64, multiple_of=8, description="Spectrogram columns (10 ms each).")
     format: AudioFormatField = "wav"
     decoder: DecoderField | None = Field(None, description=DECODER_HELP)
+    tempo_seed: bool = Field(
+        True,
+        strict=True,
+        description="A prompt that names its BPM starts from a beat at that tempo; false: noise.",
+    )
 
 
 class InterpolateRequest(_Model):

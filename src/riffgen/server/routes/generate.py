@@ -52,6 +52,7 @@ async def text_to_audio(
             guidance=body.guidance,
             width=width,
             callback=cb,
+            tempo_seed=body.tempo_seed,
         )
 
     call = with_decoder(state, call, body.decoder)
