@@ -44,7 +44,7 @@ lock-check: $(STAMP)
 
 # Round-trips a shipped clip, then generates one from a prompt with riffgen's own mini model.
 demo: $(STAMP)
-	$(PY) -m riffgen.demo --model mini --prompt "fast punk drum beat with distorted guitar" --steps 20
+	$(PY) -m riffgen.demo --model mini --prompt "fast punk drum beat with distorted guitar at 170 bpm" --steps 20
 
 test: $(STAMP)
 	$(PY) -m pytest -q
