@@ -81,7 +81,7 @@ def bench_jam(pipe, *, clips: int, width: int, steps: int) -> dict:
 def periodic_beat_image(width: int = 512) -> Image.Image:
     """A spectrogram that truly wraps: two bars at 93.75 BPM last exactly 512 columns (5.12 s)."""
     from riffgen.audio import SpectrogramParams, audio_to_image
-    from riffgen.endless.drums import CATALOG, Pattern, render
+    from riffgen.audio.drums import CATALOG, Pattern, render
 
     params = SpectrogramParams()
     base = next(p for p in CATALOG if p.name == "beat_100")

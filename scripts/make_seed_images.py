@@ -1,6 +1,6 @@
 """Regenerate riffgen's own seed images into src/riffgen/data/seed_images/.
 
-Each pattern of ``riffgen.endless.drums.CATALOG`` is synthesised (deterministically, numpy
+Each pattern of ``riffgen.audio.drums.CATALOG`` is synthesised (deterministically, numpy
 only), converted with riffgen's own ``audio_to_image`` into a 512-column spectrogram (5.11 s)
 and saved as a grayscale PNG with the spectrogram EXIF tags and ``riffgen:bpm`` /
 ``riffgen:loop_beats`` text chunks; ``index.json`` lists them all.
@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import PngImagePlugin
 
 from riffgen.audio import SpectrogramParams, audio_to_image
-from riffgen.endless.drums import CATALOG, Pattern, render
+from riffgen.audio.drums import CATALOG, Pattern, render
 from riffgen.endless.seeds import BPM_TEXT_KEY, DATA_DIR, LOOP_BEATS_TEXT_KEY
 from riffgen.files import atomic_path
 

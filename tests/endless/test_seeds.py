@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from riffgen.audio import image_to_audio
+from riffgen.audio.drums import CATALOG
 from riffgen.audio.image import params_from_image
-from riffgen.endless.drums import CATALOG
 from riffgen.endless.seeds import DATA_DIR, SeedImage, get_seed_image, list_seed_images
 from riffgen.errors import RiffgenError
 

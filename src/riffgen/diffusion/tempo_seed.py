@@ -16,6 +16,7 @@ from __future__ import annotations
 from PIL import Image
 
 from riffgen.audio import SpectrogramParams, audio_to_image
+from riffgen.audio.drums import backbeat, render
 from riffgen.models.tempo import named_bpm
 
 # 0.75 kept the tempo as well and the instrument less (8 of 13); 0.9-0.95 drifted off tempo.
@@ -26,8 +27,6 @@ __all__ = ["TEMPO_SEED_DENOISING", "named_bpm", "tempo_seed_image"]
 
 def tempo_seed_image(bpm: float, params: SpectrogramParams, *, width: int) -> Image.Image:
     """A ``width``-column spectrogram image (``params``' format) of the backbeat at ``bpm``."""
-    from riffgen.endless.drums import backbeat, render  # numpy only; endless imports diffusion
-
     rate = params.sample_rate
     audio = render(backbeat(bpm), num_samples=params.num_samples(width), sample_rate=rate)
     return audio_to_image(audio, rate, params)

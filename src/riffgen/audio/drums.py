@@ -1,4 +1,4 @@
-"""Deterministic drum-machine synthesis for riffgen's own seed images (numpy only).
+"""Deterministic drum-machine synthesis for riffgen's seed images and tempo seeds (numpy only).
 
 Each pattern is one bar of 16 sixteenth-note steps (or a shorter loop) rendered at an exact
 tempo, starting on the downbeat, so the seed image's beat grid is known: the jam engine uses
