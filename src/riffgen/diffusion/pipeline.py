@@ -681,21 +681,19 @@ class RiffgenPipeline:
         callback: Callback | None,
     ) -> RiffgenOutput:
         """text-to-audio from the backbeat at ``bpm`` (img2img at the seed's denoising)."""
-        image = tempo_seed_image(bpm, self.spectrogram_params, width=width)
-        out = self._img2img(
-            point,
-            point,
-            0.0,
-            init_image=image,
-            mask=None,
-            original_mask=False,
-            steps=steps,
+        out = self.audio_to_audio(
+            point.prompt,
+            init_image=tempo_seed_image(bpm, self.spectrogram_params, width=width),
+            denoising=point.denoising,
+            negative_prompt=point.negative_prompt,
+            seed=point.seed,
+            num_inference_steps=steps,
+            guidance=point.guidance,
             scheduler=scheduler,
             callback=callback,
         )
-        params = self._endpoint_parameters("text_to_audio", point, out)
-        params.update(duration_s=duration_s, tempo_seed_bpm=bpm)
-        out.parameters = params
+        out.parameters["mode"] = "text_to_audio"
+        out.parameters.update(duration_s=duration_s, tempo_seed_bpm=bpm)
         if duration_s is not None:
             sr = self.spectrogram_params.sample_rate
             out.audio = out.audio[..., : int(round(duration_s * sr))]
