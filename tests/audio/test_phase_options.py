@@ -75,6 +75,10 @@ def test_the_phase_is_solved_at_the_lowest_rate_that_holds_the_band() -> None:
     # Nothing lower holds a 20 kHz band at 44.1 kHz: solved at the image's own rate.
     full = SpectrogramParams(max_frequency=20000)
     assert work_params(full) == full
+    # At 22.05 kHz a 10 ms hop is 220 samples (9.98 ms): no other rate has it, so none is used.
+    odd = SpectrogramParams(sample_rate=22050, max_frequency=8000)
+    assert work_params(odd) == odd
+    assert work_params(SpectrogramParams(sample_rate=48000)).sample_rate == 24000
     # Resampling keeps a band-limited tone's level and frequency, edges included.
     t = torch.arange(24000) / 24000
     tone = torch.sin(2 * torch.pi * 1000 * t)[None]

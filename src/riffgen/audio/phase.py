@@ -387,13 +387,13 @@ def work_params(params: SpectrogramParams) -> SpectrogramParams:
     rate = max(1000, math.ceil(lowest / 1000) * 1000)
     while rate < params.sample_rate:
         work = params.replace(sample_rate=rate)
-        if (
-            work.hop_length * 1000 == params.step_size_ms * rate
-            and work.win_length * 1000 == params.window_duration_ms * rate
-            and work.n_fft * 1000 == params.padded_duration_ms * rate
-            and _smooth(work.win_length)
-            and _smooth(work.n_fft)
-        ):
+        # Hop, window and padding must last exactly as long as the image's (22.05 kHz rounds
+        # a 10 ms hop down to 220 samples: no other rate has that hop, and time would stretch).
+        same_times = all(
+            getattr(work, n) * params.sample_rate == getattr(params, n) * rate
+            for n in ("hop_length", "win_length", "n_fft")
+        )
+        if same_times and _smooth(work.win_length) and _smooth(work.n_fft):
             return work
         rate += 1000
     return params
