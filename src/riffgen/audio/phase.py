@@ -315,18 +315,19 @@ _SLOPE_SCALE = 0.75
 
 def _initial_phase(
     stft: _Stft,
-    target: torch.Tensor,
+    mag: torch.Tensor,
     config: PhaseConfig,
     generator: torch.Generator | None,
     channels: int,
 ) -> torch.Tensor:
-    """Unit phase ``(B, T, bins)`` to start iterating from (see :attr:`PhaseConfig.init`).
+    """Unit phase ``(B, T, bins)`` to start iterating from (see :attr:`PhaseConfig.init`),
+    for the start magnitude ``mag`` ``(B, T, bins)`` (:func:`_start_magnitude`).
 
     Random numbers are drawn on the CPU so a seed gives the same audio on every device; the
     channels of one recording share them.
     """
-    b, frames, _ = target.shape
-    device = target.device
+    b, frames, _ = mag.shape
+    device = mag.device
     ang = torch.rand(
         (b // channels, 1, frames if config.init == "random" else 1, stft.g.bins),
         generator=generator,
@@ -343,7 +344,6 @@ def _initial_phase(
     # * d(log |X|)/dk. Integrating it keeps each partial coherent from frame to frame, which
     # a random start lacks; a random phase per bin at the first frame keeps the seed's say.
     g = stft.g
-    mag = _start_magnitude(target, stft)
     if channels > 1:  # one phase for the recording: from the channels' summed magnitude
         mag = mag.reshape(b // channels, channels, frames, -1).sum(dim=1, keepdim=True)
         mag = mag.expand(-1, channels, -1, -1).reshape(b, frames, -1)
@@ -486,8 +486,8 @@ def reconstruct(
     wav = None
     for stft, stage_target, n in stages:
         if wav is None:
-            phase = _initial_phase(stft, stage_target, config, generator, channels)
             mag = _start_magnitude(stage_target, stft)
+            phase = _initial_phase(stft, mag, config, generator, channels)
         else:
             wav = torch.nn.functional.pad(wav, (0, max(stft.length - wav.shape[-1], 0)))
             rebuilt = stft.stft(wav[:, : stft.length])
