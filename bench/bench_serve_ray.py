@@ -19,17 +19,12 @@ import argparse
 import concurrent.futures
 import json
 import os
-import socket
 import statistics
 import time
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from riffgen.server.live import free_port
 
 
 def request_body(i: int, steps: int) -> dict:

@@ -25,9 +25,10 @@ import numpy as np
 import playwright.sync_api as sync_api
 import pytest
 import soundfile as sf
-from _live_server import LiveServer, live_server
 from _server_helpers import wav_bytes
 from PIL import Image
+
+from riffgen.server.live import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 

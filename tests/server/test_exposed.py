@@ -17,7 +17,8 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from _live_server import LiveServer, live_server
+
+from riffgen.server.live import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 

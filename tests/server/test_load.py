@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import httpx
 import numpy as np
 import pytest
-from _live_server import live_server
 from _server_helpers import compat_body, png_bytes, wav_bytes
+
+from riffgen.server.live import live_server
 
 pytestmark = pytest.mark.slow
 

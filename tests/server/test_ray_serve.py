@@ -12,7 +12,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from riffgen.cli import main
 from riffgen.diffusion.fake import FakePipeline
 from riffgen.errors import RiffgenError
 from riffgen.server.config import ServerConfig
+from riffgen.server.live import free_port
 from riffgen.server.ray_serve import (
     ModelSpec,
     ReplicaOptions,
@@ -50,12 +50,6 @@ class DecoderNotingFake(FakePipeline):
         out = super().interpolate(*args, **kwargs)
         out.parameters["decoder_seen"] = getattr(self, "decoder", None)
         return out
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def original_request(i: int, *, steps: int = 10) -> dict:

@@ -75,6 +75,11 @@ def lerp(a: float, b: float, t: float) -> float:
     return (1.0 - t) * a + t * b
 
 
+def _cut(audio: torch.Tensor, sample_rate: int, duration_s: float | None) -> torch.Tensor:
+    """The first ``duration_s`` seconds of ``audio`` (all of it for None)."""
+    return audio if duration_s is None else audio[..., : int(round(duration_s * sample_rate))]
+
+
 def _cpu_generator(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
@@ -694,9 +699,7 @@ class RiffgenPipeline:
         )
         out.parameters["mode"] = "text_to_audio"
         out.parameters.update(duration_s=duration_s, tempo_seed_bpm=bpm)
-        if duration_s is not None:
-            sr = self.spectrogram_params.sample_rate
-            out.audio = out.audio[..., : int(round(duration_s * sr))]
+        out.audio = _cut(out.audio, out.sample_rate, duration_s)
         return out
 
     def _img2img(
@@ -883,9 +886,9 @@ class RiffgenPipeline:
             device=audio_device,
             decoder=self._decoder_used(),
         )
-        if duration_s is not None:
-            audio = audio[:, : int(round(duration_s * sr))]
-        return RiffgenOutput(audio=audio, sample_rate=sr, image=image, parameters=parameters)
+        return RiffgenOutput(
+            audio=_cut(audio, sr, duration_s), sample_rate=sr, image=image, parameters=parameters
+        )
 
     def _common_parameters(self, mode: str, width: int, extra: dict[str, Any]) -> dict[str, Any]:
         sched = extra.get("scheduler")

@@ -1,7 +1,7 @@
-"""A real ``riffgen serve`` process on 127.0.0.1 for the browser and load tests.
+"""A real ``riffgen serve`` process on 127.0.0.1, for the browser tests and the benchmarks.
 
-The server runs in a subprocess (not a thread of the test process) so that the tests see exactly
-what a user sees, including the CLI wiring, and so that its memory can be measured on its own.
+The server runs in a subprocess (not a thread of the caller) so that what it measures is
+exactly what a user gets, CLI wiring included, and so that its memory can be read on its own.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+__all__ = ["LiveServer", "free_port", "live_server"]
 
 STARTUP_TIMEOUT_S = 90.0  # the debug model is built at startup; the fake one starts in ~3 s
 
@@ -52,42 +54,37 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    tmp_path: Path, *, model: str = "fake", args: tuple[str, ...] = ()
+    work_dir: Path,
+    *,
+    model: str = "fake",
+    args: Sequence[str] = (),
+    threads: int | None = 1,
+    startup_timeout_s: float = STARTUP_TIMEOUT_S,
 ) -> Iterator[LiveServer]:
-    """Start ``riffgen serve --model MODEL`` on a free loopback port; stop it on exit."""
+    """Start ``riffgen serve --model MODEL ARGS`` on a free loopback port; stop it on exit.
+
+    ``work_dir`` holds the server's log and temporary files. ``threads``: the server's math
+    threads (the tests share 2 cores with a browser and clients, and oversubscribed torch
+    threads made a Griffin-Lim decode 5x slower there); None leaves torch's default.
+    """
     port = free_port()
-    log_path = tmp_path / f"server-{port}.log"
+    log_path = Path(work_dir) / f"server-{port}.log"
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
-        # One math thread: the tests share 2 cores with the browser and the clients, and
-        # oversubscribed torch threads made a Griffin-Lim decode 5x slower there.
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "TMPDIR": str(tmp_path),  # the debug model is written to a temporary folder
+        "TMPDIR": str(work_dir),  # the debug model is written to a temporary folder
     }
+    if threads is not None:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     env.pop("RIFFGEN_API_KEY", None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "riffgen",
-        "serve",
-        "--model",
-        model,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "info",
-        *args,
-    ]
+    cmd = [sys.executable, "-m", "riffgen", "serve", "--model", model]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "info", *args]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
-        _wait_healthy(server)
+        _wait_healthy(server, startup_timeout_s)
         yield server
     finally:
         if process.poll() is None:
@@ -99,18 +96,19 @@ def live_server(
                 process.wait(timeout=5)
 
 
-def _wait_healthy(server: LiveServer) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+def _wait_healthy(server: LiveServer, timeout_s: float) -> None:
+    # No proxy from the environment: the server is on loopback. (urllib, not httpx: httpx is
+    # only a dev dependency, and this module ships in the package.)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
         try:
-            if (
-                httpx.get(f"{server.url}/api/v1/health", timeout=2.0, trust_env=False).status_code
-                == 200
-            ):
-                return
-        except httpx.TransportError:
+            with opener.open(f"{server.url}/api/v1/health", timeout=2.0) as health:
+                if health.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"server not healthy after {STARTUP_TIMEOUT_S:g} s:\n{server.log()}")
+    raise RuntimeError(f"server not healthy after {timeout_s:g} s:\n{server.log()}")
