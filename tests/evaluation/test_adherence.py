@@ -37,7 +37,7 @@ def test_evaluate_prints_table_and_writes_report(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     rows = {line.split()[0] for line in printed.splitlines() if line and line[0].isalpha()}
-    assert {"seen", "heldout_template", "heldout_combo", "all"} <= rows
+    assert {"seen", "heldout_template", "heldout_combo", "heldout_words", "all"} <= rows
     assert "real renders" in printed and "chance" in printed
     report = json.loads(out.read_text())
     assert report["model"] == "mini"
@@ -45,10 +45,11 @@ def test_evaluate_prints_table_and_writes_report(tmp_path, capsys):
         "seen",
         "heldout_template",
         "heldout_combo",
+        "heldout_words",
     ]
     # The prompts are exactly the synthetic dataset's test prompts (same seed -> same text).
     assert report["clips"][2]["prompt"] == prompt_set("heldout_combo", n=1, seed=0)[0].caption
-    assert report["generated"]["all"]["n"] == 3 and 0 <= report["generated"]["all"]["top1"] <= 1
+    assert report["generated"]["all"]["n"] == 4 and 0 <= report["generated"]["all"]["top1"] <= 1
     assert report["real"]["all"]["chance"] > 0
 
 

@@ -2,8 +2,10 @@
 
 The prompts are the synthetic dataset's test prompts (:func:`riffgen.synth.prompt_set`):
 ``seen`` (training wording and instrument/style pairs, new seeds), ``heldout_template``
-(paraphrases whose wording never appears in training) and ``heldout_combo`` (lead
-instrument/style pairs never seen in training). For each prompt the model generates a
+(paraphrases whose wording never appears in training), ``heldout_combo`` (lead
+instrument/style pairs never seen in training) and ``heldout_words`` (new clips whose
+instrument names are rewritten as synonyms, slang and model names no caption uses:
+:mod:`riffgen.evaluation.aliases`). For each prompt the model generates a
 clip; the FluidSynth render of the same arrangement is the reference. Both go through the
 model's own spectrogram format and the instrument-family classifier (trained on renders,
 never on generated clips), and rhythmic prompts that name their BPM through the tempo
@@ -33,7 +35,7 @@ from riffgen.evaluation.report import (
 )
 from riffgen.evaluation.tempo import estimate_tempo_from_mel
 
-HELD_OUT_SETS = ("seen", "heldout_template", "heldout_combo")
+HELD_OUT_SETS = ("seen", "heldout_template", "heldout_combo", "heldout_words")
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,29 @@ def names_bpm(caption: str, bpm: float | None) -> bool:
     return bpm is not None and re.search(rf"(?<!\d){round(bpm)}(?!\d)", caption) is not None
 
 
+def held_out_clips(name: str, *, n: int, dataset_seed: int) -> list:
+    """The ``n`` rendered clips (:class:`riffgen.synth.dataset.Clip`) of prompt set ``name``.
+
+    ``heldout_words`` is ``seen``'s wording and pairs on other clips (the dataset seed + 1,
+    so not the ``seen`` set's own), every instrument name reworded by an alias.
+    """
+    import dataclasses
+
+    from riffgen.evaluation.aliases import reword
+    from riffgen.synth import prompt_set
+
+    if name != "heldout_words":
+        return prompt_set(name, n=n, seed=dataset_seed, render=True)
+    clips = prompt_set("seen", n=n, seed=dataset_seed + 1, render=True)
+    return [
+        dataclasses.replace(
+            clip,
+            caption=reword(clip.caption, clip.label["families"], np.random.default_rng(clip.seed)),
+        )
+        for clip in clips
+    ]
+
+
 def evaluate_adherence(
     pipe,
     classifier: InstrumentClassifier,
@@ -154,8 +179,6 @@ def evaluate_adherence(
     """Generate one clip per held-out prompt with ``pipe`` (a :class:`RiffgenPipeline`) and
     score it and the prompt's real render. ``progress(done, total, prompt)`` is called
     after each clip."""
-    from riffgen.synth import prompt_set
-
     config = config or AdherenceConfig()
     config.check()
     start = time.perf_counter()
@@ -163,7 +186,7 @@ def evaluate_adherence(
     prompts = [
         (name, clip)
         for name in config.prompt_sets
-        for clip in prompt_set(name, n=config.n_per_set, seed=config.dataset_seed, render=True)
+        for clip in held_out_clips(name, n=config.n_per_set, dataset_seed=config.dataset_seed)
     ]
     gen_feats, real_feats, gen_tempo, real_tempo, truths, results = [], [], [], [], [], []
     generating = 0.0

@@ -1,0 +1,56 @@
+"""The heldout_words prompt set: instrument names no training caption uses."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from riffgen.evaluation.adherence import held_out_clips
+from riffgen.evaluation.aliases import ALIASES, family_words, reword
+from riffgen.synth import prompt_set
+from riffgen.synth.instruments import FAMILIES
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def test_every_family_has_aliases_sharing_no_word_with_any_caption_name():
+    assert set(ALIASES) == set(FAMILIES)
+    caption_words = set().union(*(_words(w) for f in FAMILIES for w in family_words(f)))
+    for family, aliases in ALIASES.items():
+        for alias in aliases:
+            shared = _words(alias) & caption_words
+            assert not shared, f"{family}: {alias!r} shares {shared} with training captions"
+
+
+@pytest.mark.parametrize("index", range(40))
+def test_reword_removes_every_instrument_name_and_keeps_the_rest(index):
+    clip = prompt_set("seen", n=40, seed=1)[index]
+    families = clip.label["families"]
+    text = reword(clip.caption, families, np.random.default_rng(index))
+    for family in families:
+        for word in family_words(family):
+            assert not re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I), (
+                f"{word!r} left in {text!r}"
+            )
+    assert any(alias in text for alias in ALIASES[families[0]]), text
+    # the tempo words and BPM survive: the tempo part of the evaluation still applies
+    assert re.findall(r"\d+ bpm", clip.caption, re.I) == re.findall(r"\d+ bpm", text, re.I)
+
+
+def test_reword_fixes_articles():
+    text = reword("a fast organ riff", ["organ"], np.random.default_rng(0))
+    assert not re.search(r"\ban [^aeiou8\W]", text, re.I) and not re.search(r"\ba [aeiou]", text)
+
+
+def test_heldout_words_clips_are_new_clips_reworded():
+    seen = held_out_clips("seen", n=3, dataset_seed=0)
+    words = held_out_clips("heldout_words", n=3, dataset_seed=0)
+    assert {c.seed for c in seen}.isdisjoint(c.seed for c in words)
+    plain = prompt_set("seen", n=3, seed=1)
+    for reworded, original in zip(words, plain, strict=True):
+        assert reworded.seed == original.seed and reworded.caption != original.caption
+        assert reworded.audio is not None and reworded.audio.size > 0
