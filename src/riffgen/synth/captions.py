@@ -67,6 +67,29 @@ ATTRIBUTIVE: dict[str, tuple[str, ...]] = {
 KEY_FORMS = (" in {k} {m}", " in {k} {m}", " in the key of {k} {m}", ", {k} {m}")
 ACC_FORMS = (" with {x}", ", backed by {x}", " over {x}", " accompanied by {x}")
 
+# The General MIDI name of each program the families use (drum kits: GM2 kit presets), as a
+# caption says it. Training captions name the exact instrument this way in part of the
+# clips (PROGRAM_NAME_RATE), so "tenor sax", "church organ" or "808 kit" in a prompt ask for
+# what they name, and the model learns more than one word for each family.
+PROGRAM_NAMES: dict[str, dict[int, tuple[str, ...]]] = {
+    "piano": {0: ("acoustic grand piano",), 1: ("bright acoustic piano", "bright piano")},
+    "organ": {16: ("drawbar organ",), 17: ("percussive organ",), 19: ("church organ", "pipe organ")},
+    "acoustic_guitar": {24: ("nylon-string guitar", "classical guitar"), 25: ("steel-string guitar",)},
+    "electric_guitar": {26: ("jazz guitar",), 27: ("clean electric guitar",)},
+    "distorted_guitar": {29: ("overdriven guitar",), 30: ("distortion guitar",)},
+    "bass": {32: ("acoustic bass", "double bass"), 33: ("fingered bass",), 34: ("picked bass",)},
+    "violin": {40: ("violin",)},
+    "strings": {48: ("string ensemble",), 49: ("lush string ensemble",)},
+    "brass": {61: ("brass section",), 56: ("trumpet",), 57: ("trombone",)},
+    "saxophone": {65: ("alto sax", "alto saxophone"), 66: ("tenor sax", "tenor saxophone")},
+    "flute": {73: ("flute",)},
+    "synth_lead": {80: ("square lead", "square wave synth"), 81: ("sawtooth lead", "saw synth")},
+    "synth_pad": {89: ("warm pad",), 88: ("new age pad",), 90: ("polysynth pad",)},
+    "choir": {52: ("choir aahs",), 53: ("voice oohs",)},
+    "drums": {0: ("standard drum kit",), 8: ("room drum kit",), 16: ("power drum kit",), 25: ("808 drum machine", "TR-808")},
+}  # fmt: skip
+PROGRAM_NAME_RATE = 0.5  # the share of training captions that name programs, not families
+
 # Every word a caption may use to state each tempo band (tests and evaluation use these).
 TEMPO_VOCABULARY: dict[str, frozenset[str]] = {
     band: frozenset(TEMPO_WORDS[band]) | frozenset(PACE_WORDS[band]) for band in TEMPO_WORDS
@@ -117,10 +140,10 @@ def _accompaniment(rng, spec: ClipSpec) -> str:
 
 def _fix_articles(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
-        article = "an" if m.group(2)[0].lower() in "aeiou" else "a"
+        article = "an" if m.group(2)[0].lower() in "aeiou8" else "a"
         return f"{m.group(1)}{article} {m.group(2)}"
 
-    return re.sub(r"(^|\s)an? ([A-Za-z])", repl, text)
+    return re.sub(r"(^|\s)an? ([A-Za-z0-9])", repl, text)
 
 
 def caption(spec: ClipSpec, rng: np.random.Generator, *, template: int | None = None) -> str:
@@ -146,3 +169,34 @@ def caption(spec: ClipSpec, rng: np.random.Generator, *, template: int | None = 
     text = TEMPLATES[template].format(**fields)
     text = re.sub(r"\s+", " ", text).strip()
     return _fix_articles(text)
+
+
+def family_phrases(family: str) -> tuple[str, ...]:
+    """Every phrase a template caption may use for ``family`` (names and attributive forms)."""
+    return tuple(dict.fromkeys(FAMILIES[family].words + ATTRIBUTIVE.get(family, ())))
+
+
+def rename_instruments(text: str, names: dict[str, str]) -> str:
+    """``text`` with every phrase of each family in ``names`` (:func:`family_phrases`)
+    replaced by ``names[family]``; articles before the new names are fixed."""
+    owners = {w.lower(): f for f in names for w in family_phrases(f)}
+    if not owners:
+        return text
+    # Longest first: "clean electric guitar" before "electric guitar", "drum kit" before "drum".
+    pattern = re.compile(
+        r"(?<![\w-])("
+        + "|".join(re.escape(w) for w in sorted(owners, key=len, reverse=True))
+        + r")(?![\w-])",
+        re.IGNORECASE,
+    )
+    return _fix_articles(pattern.sub(lambda m: names[owners[m.group(1).lower()]], text))
+
+
+def with_program_names(text: str, spec: ClipSpec, rng: np.random.Generator) -> str:
+    """``text`` naming each family by the GM name of the program that plays it
+    (:data:`PROGRAM_NAMES`; the first part of a family decides)."""
+    names: dict[str, str] = {}
+    for part in spec.parts:
+        if part.family not in names:
+            names[part.family] = _pick(rng, PROGRAM_NAMES[part.family][part.program])
+    return rename_instruments(text, names)

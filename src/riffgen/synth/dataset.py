@@ -25,7 +25,7 @@ import numpy as np
 from riffgen.audio import SpectrogramParams, audio_to_image, save_audio
 from riffgen.errors import RiffgenError
 from riffgen.files import atomic_path
-from riffgen.synth.captions import caption
+from riffgen.synth.captions import PROGRAM_NAME_RATE, caption, with_program_names
 from riffgen.synth.compose import CLIP_SECONDS, ClipSpec, compose, sample_spec
 from riffgen.synth.render import normalize_level, render_midi
 from riffgen.synth.split import DEFAULT_HOLDOUT, SUBSETS, Holdout
@@ -85,13 +85,16 @@ def generate_clip(
     templates, allow = holdout.allows(subset)
     if not templates:
         raise RiffgenError(f"the holdout leaves no caption template for subset {subset!r}")
-    spec_ss, music_ss, caption_ss = np.random.SeedSequence(int(seed)).spawn(3)
+    spec_ss, music_ss, caption_ss, names_ss = np.random.SeedSequence(int(seed)).spawn(4)
     if spec is None:
         spec = sample_spec(np.random.default_rng(spec_ss), allow=allow)  # type: ignore[arg-type]
     caption_rng = np.random.default_rng(caption_ss)
     if template is None:
         template = templates[int(caption_rng.integers(len(templates)))]
     text = caption(spec, caption_rng, template=template)
+    names_rng = np.random.default_rng(names_ss)
+    if subset == "train" and names_rng.random() < PROGRAM_NAME_RATE:
+        text = with_program_names(text, spec, names_rng)  # test prompts keep the family words
     midi = compose(spec, np.random.default_rng(music_ss), seconds=seconds)
     audio = None
     if render:
