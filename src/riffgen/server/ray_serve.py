@@ -54,6 +54,7 @@ from riffgen.server.worker import (
     JobTimeoutError,
     ModelWorker,
     WorkerClosedError,
+    median_s,
 )
 
 log = logging.getLogger("riffgen.server")
@@ -354,10 +355,7 @@ class ReplicaStats:
     recent_s: deque[float] = dataclasses.field(default_factory=lambda: deque(maxlen=20))
 
     def typical_job_s(self) -> float:
-        if not self.recent_s:
-            return 0.0
-        ordered = sorted(self.recent_s)
-        return ordered[len(ordered) // 2]
+        return median_s(self.recent_s, default=0.0)
 
 
 class RemoteModel:

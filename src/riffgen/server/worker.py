@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,10 +80,15 @@ class WorkerStats:
 
     def typical_job_s(self) -> float:
         """Median of recent job durations (seconds); 5 s before any job ran."""
-        if not self.recent_s:
-            return 5.0
-        ordered = sorted(self.recent_s)
-        return ordered[len(ordered) // 2]
+        return median_s(self.recent_s, default=5.0)
+
+
+def median_s(durations: Collection[float], *, default: float) -> float:
+    """The (upper) median of ``durations`` in seconds; ``default`` when there are none."""
+    if not durations:
+        return default
+    ordered = sorted(durations)
+    return ordered[len(ordered) // 2]
 
 
 class ModelWorker:
