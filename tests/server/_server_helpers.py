@@ -103,3 +103,15 @@ def decode_data_url(url: str) -> bytes:
     head, b64 = url.split(",", 1)
     assert head.endswith(";base64")
     return base64.b64decode(b64)
+
+
+def receive(ws: Any, kind: str) -> dict:
+    """The next jam websocket message of type ``kind`` (skipping others); an error message
+    while waiting for another kind fails the test with it."""
+    for _ in range(20):
+        message = ws.receive_json()
+        if message["type"] == kind:
+            return message
+        if message["type"] == "error" and kind != "error":
+            raise AssertionError(message)
+    raise AssertionError(f"no {kind} message")

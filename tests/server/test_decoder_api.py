@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from _server_helpers import decode_data_url, make_client, wav_bytes
+from _server_helpers import decode_data_url, make_client, receive, wav_bytes
 from PIL import Image
 
 from riffgen.audio.decoders import DECODERS, DEFAULT_DECODER
@@ -122,26 +122,16 @@ def test_jam_stream_decoder_from_start_and_settings():
              "seed_image": "og_beat", "buffer_ahead": 1, "decoder": "vocoder"}  # fmt: skip
     with make_client(spy, decoder="original") as c, c.websocket_connect("/api/v1/jam") as ws:
         ws.send_json(start)
-        first = _receive(ws, "clip")
+        first = receive(ws, "clip")
         ws.send_json({"type": "played", "seq": first["seq"]})
         ws.send_json({"type": "settings", "decoder": None})  # back to the server's default
-        _receive(ws, "started")
-        clip = _receive(ws, "clip")
+        receive(ws, "started")
+        clip = receive(ws, "clip")
         ws.send_json({"type": "played", "seq": clip["seq"]})
-        _receive(ws, "clip")
+        receive(ws, "clip")
         ws.send_json({"type": "settings", "decoder": "wavenet"})
-        assert "decoder" in _receive(ws, "error")["message"]
+        assert "decoder" in receive(ws, "error")["message"]
     # vocoder until the settings change (a clip in flight may finish with it), then the default
     n = spy.decoders.count("vocoder")
     assert n >= 1 and spy.decoders == ["vocoder"] * n + ["original"] * (len(spy.decoders) - n)
     assert spy.decoders[-1] == "original"
-
-
-def _receive(ws, kind):
-    for _ in range(20):
-        message = ws.receive_json()
-        if message["type"] == kind:
-            return message
-        if message["type"] == "error" and kind != "error":
-            raise AssertionError(message)
-    raise AssertionError(f"no {kind} message")

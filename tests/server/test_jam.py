@@ -7,7 +7,7 @@ import time
 
 import pytest
 import soundfile as sf
-from _server_helpers import decode_data_url, make_client
+from _server_helpers import decode_data_url, make_client, receive
 from starlette.websockets import WebSocketDisconnect
 
 from riffgen.diffusion.fake import FakePipeline
@@ -20,17 +20,6 @@ START = {
     "buffer_ahead": 2,
     "format": "wav",
 }
-
-
-def receive(ws, kind):
-    """Next message of type ``kind`` (skipping others)."""
-    for _ in range(20):
-        message = ws.receive_json()
-        if message["type"] == kind:
-            return message
-        if message["type"] == "error" and kind != "error":
-            raise AssertionError(message)
-    raise AssertionError(f"no {kind} message")
 
 
 def test_jam_streams_clips_with_flow_control():
