@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         "shipped folder, else beside OUT: OUT-instrument_classifier.safetensors)",
     )
     parser.add_argument(
+        "--keep-classifier",
+        action="store_true",
+        help="do not retrain the instrument classifier: score with the one at --classifier-out "
+        "(a fine-tune stage keeps the evaluator it is measured with)",
+    )
+    parser.add_argument(
         "--eval-prompts", type=int, default=10, help="held-out prompts per set for the final check"
     )
     parser.add_argument("--dataset", default=None, help="use this dataset, skip data generation")
@@ -110,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         work_dir=Path(args.work),
         out_dir=out_dir,
         classifier_out=classifier_out,
+        fit_classifier=not args.keep_classifier,
         eval_prompts=args.eval_prompts,
         scale=scale,
         dataset=Path(args.dataset) if args.dataset else None,

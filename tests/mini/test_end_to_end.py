@@ -60,8 +60,9 @@ def test_run_reports_every_stage(trained):
         "adherence",
     }
     adherence = report["adherence"]
-    assert set(adherence["generated"]) == {"seen", "heldout_template", "heldout_combo", "all"}
-    assert adherence["generated"]["all"]["n"] == 3 and adherence["real"]["all"]["n"] == 3
+    sets = {"seen", "heldout_template", "heldout_combo", "heldout_words", "all"}
+    assert set(adherence["generated"]) == sets
+    assert adherence["generated"]["all"]["n"] == 4 and adherence["real"]["all"]["n"] == 4
     assert report["check"]["audio_seconds"] == pytest.approx(5.11, abs=0.01)
     assert report["stages"]["export"]["unet_mb"] + report["stages"]["export"]["vae_mb"] < 50
 
@@ -128,3 +129,36 @@ def test_training_base_mini_uses_the_shipped_folder(trained, monkeypatch):
     monkeypatch.setattr(registry, "shipped_mini_dir", lambda: out)
     components = load_components("mini")
     assert components.source_dir == out
+
+
+def test_a_second_stage_fine_tunes_and_keeps_the_classifier(trained, tmp_path):
+    """`make train-mini`'s stage 2: --init-from the stage-1 model, --keep-classifier."""
+    from riffgen.mini.recipe import RunOptions, run
+
+    work, out, _ = trained
+    classifier = work / "classifier.safetensors"
+    before = classifier.read_bytes()
+    stage2 = tmp_path / "mini2"
+    report = run(
+        RunOptions(
+            work_dir=tmp_path / "work2",
+            out_dir=stage2,
+            scale=TINY,
+            dataset=work / "data",
+            init_from=out,
+            device="cpu",
+            progress=False,
+            check_steps=2,
+            classifier_out=classifier,
+            fit_classifier=False,
+            eval_prompts=0,
+        )
+    )
+    assert set(report["stages"]) == {"build", "unet", "export", "check"}  # no VAE, no classifier
+    assert classifier.read_bytes() == before
+    assert (stage2 / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == (
+        out / "vae" / "diffusion_pytorch_model.safetensors"
+    ).read_bytes()
+    assert json.loads((stage2 / "text_encoder" / "riffgen_text_encoder.json").read_text())[
+        "tempo_token"
+    ]

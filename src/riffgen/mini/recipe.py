@@ -40,6 +40,7 @@ class RunOptions:
     # The instrument classifier `riffgen evaluate` uses, trained on the same renders (None:
     # not trained); and how many held-out prompts per set the final adherence check uses.
     classifier_out: Path | None = None
+    fit_classifier: bool = True  # False: score with the classifier already at classifier_out
     eval_prompts: int = 10
     # Fine-tune instead of training from scratch: start from this mini model's VAE (kept as
     # is) and UNet (trained further), e.g. the shipped v1 to make v2 with the tempo token.
@@ -94,7 +95,7 @@ def run(options: RunOptions) -> dict[str, Any]:
             dataset = convert_dataset(dataset, work / "data-converted")
             _stage(report, "convert", start, mels=MINI_SPECTROGRAM.num_frequencies)
 
-    if options.classifier_out is not None:
+    if options.classifier_out is not None and options.fit_classifier:
         start = time.perf_counter()
         _stage(report, "classifier", start, **train_classifier(dataset, options.classifier_out))
 
