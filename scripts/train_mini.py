@@ -9,8 +9,8 @@ Examples:
     .venv/bin/python scripts/train_mini.py --scale quick --out /tmp/mini-quick
     .venv/bin/python scripts/train_mini.py --data-only                       # CPU: data only -> build/mini/data
     .venv/bin/python scripts/train_mini.py --dataset build/mini/data --device cuda  # on a GPU
-    .venv/bin/python scripts/train_mini.py --dataset build/mini/data \
-        --init-from src/riffgen/data/models/mini --unet-steps 2400       # fine-tune (v1 -> v2)
+    .venv/bin/python scripts/train_mini.py --init-from src/riffgen/data/models/mini --seed 1 \
+        --keep-classifier --threads 2        # stage 2 of make train-mini (how v1 became v2)
 """
 
 from __future__ import annotations
