@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from riffgen.diffusion import RiffgenPipeline
     from riffgen.evaluation.adherence import _describe, names_bpm
     from riffgen.evaluation.report import as_truth, default_classifier
+    from riffgen.evaluation.tempo import tempo_matches
     from riffgen.synth import prompt_set
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,21 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(prompts)} prompts naming a BPM (dataset seed {args.dataset_seed})", flush=True)
     for strength in args.denoising:
         pipeline_module.TEMPO_SEED_DENOISING = strength  # what text_to_audio reads per call
-        start, features, ratios = time.perf_counter(), [], []
+        start, features, tempos = time.perf_counter(), [], []
         for index, (caption, truth) in enumerate(prompts):
             out = pipe.text_to_audio(caption, seed=index, num_inference_steps=20, guidance=7.0)
             f, bpm = _describe(out.audio, out.sample_rate, pipe.spectrogram_params, rhythmic=True)
             features.append(f)
-            ratios.append((bpm or 0.0) / float(truth.bpm))
+            tempos.append((float("nan") if bpm is None else bpm, float(truth.bpm)))
         predicted = classifier.predict(np.stack(features))
         n = len(prompts)
         row = {
             "denoising": strength,
             "n": n,
-            "tempo_strict": round(sum(abs(r - 1) <= 0.1 for r in ratios) / n, 3),
-            "tempo_octave": round(
-                sum(any(abs(r - m) <= 0.1 * m for m in (0.5, 1.0, 2.0)) for r in ratios) / n, 3
-            ),
+            "tempo_strict": round(sum(tempo_matches(e, t) for e, t in tempos) / n, 3),
+            "tempo_octave": round(sum(tempo_matches(e, t, octave=True) for e, t in tempos) / n, 3),
             "instrument_top1": round(
                 sum(p in t.families for p, (_, t) in zip(predicted, prompts, strict=True)) / n, 3
             ),
