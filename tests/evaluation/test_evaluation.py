@@ -131,3 +131,38 @@ def test_load_rejects_missing_or_foreign_weights(tmp_path):
     bad.write_bytes(b"not a safetensors file")
     with pytest.raises(RiffgenError, match="cannot read"):
         InstrumentClassifier.load(bad)
+
+
+@pytest.mark.parametrize("bpm", [61, 97, 131, 163, 171, 179])
+def test_tempo_of_riffgens_backbeat_across_the_range(bpm):
+    # The hand-weighted estimator read every backbeat above 150 BPM at half its tempo.
+    from riffgen.audio import SpectrogramParams
+    from riffgen.diffusion.tempo_seed import tempo_seed_image
+    from riffgen.evaluation.features import mel_from_clip_image
+    from riffgen.evaluation.tempo import estimate_tempo_from_mel
+
+    image = tempo_seed_image(bpm, SpectrogramParams(num_frequencies=128), width=512)
+    assert tempo_matches(estimate_tempo_from_mel(mel_from_clip_image(image)), bpm)
+
+
+@needs_fluidsynth
+def test_fit_tempo_script_fits_weights_at_toy_scale(tmp_path, capsys):
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    from riffgen.evaluation import tempo
+
+    path = Path(__file__).parents[2] / "scripts" / "fit_tempo.py"
+    spec = importlib.util.spec_from_file_location("fit_tempo", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = tempo.WEIGHTS
+    args = ["--n", "12", "--fit-seeds", "7", "--check-seeds", "8", "--beat-step", "40"]
+    assert module.main([*args, "--cache", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert shipped == tempo.WEIGHTS  # the script prints weights; it never changes the module
+    fitted = out.split("WEIGHTS = ")[1].splitlines()[0]
+    assert len(ast.literal_eval(fitted)) == len(shipped)
+    assert "solo beats at odd BPMs: strict" in out
+    assert sorted(p.name for p in tmp_path.iterdir())[0].startswith("beats_")

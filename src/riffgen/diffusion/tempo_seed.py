@@ -23,6 +23,7 @@ from riffgen.models.tempo import named_bpm
 # Checked again with mini v2 on 114 validation prompts naming a BPM (bench/bench_tempo_seed.py,
 # dataset seeds 5 and 6, not the evaluation's): tempo within 10% / instrument top-1 at 0.85
 # 66.7% / 86.0%, at 0.80 70.2% / 84.2%, at 0.75 71.1% / 82.5%: a few clips apart, so it stays.
+# (Those tempo figures used the hand-weighted estimator that read fast beats at half tempo.)
 TEMPO_SEED_DENOISING = 0.85
 
 __all__ = ["TEMPO_SEED_DENOISING", "named_bpm", "tempo_seed_image"]

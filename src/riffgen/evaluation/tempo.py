@@ -1,9 +1,10 @@
 """Tempo estimation by autocorrelation of an onset-strength envelope.
 
 Onset strength is the half-wave-rectified rise of log-mel energy, summed over bands, at the
-spectrogram's 10 ms frame rate. Its autocorrelation peaks at the beat period; candidates in
-``min_bpm..max_bpm`` are scored with their half, double and triple periods and a prior
-around 120 BPM that settles octave ambiguity the usual way.
+spectrogram's 10 ms frame rate. Its autocorrelation peaks at the beat period and its
+multiples; candidates in ``min_bpm..max_bpm`` are scored by a linear function of the
+autocorrelation at their subdivisions and multiples and of their octave, fitted on training
+renders (the octave is the hard part: a backbeat at 170 BPM repeats every two beats too).
 """
 
 from __future__ import annotations
@@ -38,46 +39,102 @@ def _interp(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
     return acf[lo] * (1 - frac) + acf[hi] * frac
 
 
+# A candidate beat period P is scored by a weighted sum of features (``candidate_features``):
+# the onset autocorrelation at P times each of MULTIPLES (subdivisions, dotted and triple
+# relations, multiples); the octave o = log2(bpm / 120), o^2 and onset density x o (a busy
+# clip leans fast); and products that let the octave decision depend on the beat's shape
+# (acf(P/2) acf(P), acf(P) acf(2P), and acf(P/2), acf(P), acf(P/4) times o).
+# Hand weights (acf(P) + acf(P/2) + acf(2P) + 0.5 acf(3P) with a prior at 120 BPM) folded
+# every tempo into 90-130 BPM: 68 % strict on training renders, riffgen's own 170 BPM
+# backbeat read as 85. These weights were fitted by ``scripts/fit_tempo.py`` (a softmax over
+# candidate periods) on the rhythmic training renders of dataset seeds 7, 9 and 10 plus
+# riffgen's solo beats at even BPMs, and checked on seed 8 and odd BPMs: strict 68.0 % ->
+# 87.0 % on 253 renders, 91.0 % on 188 solo beats (half/double 95.3 % -> 96.0 %).
+MULTIPLES = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0, 4.0)
+WEIGHTS = (
+    0.4863,
+    0.5493,
+    1.0447,
+    -0.5038,
+    0.7588,
+    0.2166,
+    0.0198,
+    -0.0696,
+    0.0855,
+    -0.026,
+    -0.0056,
+    0.2162,
+    -1.0476,
+    -0.1585,
+    0.3104,
+    0.2189,
+    0.5919,
+)
+
+
+def autocorrelation(mel: np.ndarray) -> np.ndarray | None:
+    """Unbiased, normalised autocorrelation of the onset envelope (None when silent)."""
+    env = onset_envelope(mel)
+    env = env - env.mean()
+    n = env.size
+    if n < 8 or not np.any(env):
+        return None
+    spectrum = np.fft.rfft(env, 2 * n)
+    acf = np.fft.irfft(np.abs(spectrum) ** 2)[:n]
+    acf = acf / (np.arange(n, 0, -1))  # unbiased: long lags have fewer overlapping frames
+    return acf / acf[0] if acf[0] > 0 else None
+
+
+def candidate_lags(n_frames: int, *, frame_rate: float, min_bpm: float, max_bpm: float):
+    """Integer beat periods (frames) from ``max_bpm`` down to ``min_bpm``."""
+    lo = max(int(np.floor(60.0 * frame_rate / max_bpm)), 2)
+    hi = min(int(np.ceil(60.0 * frame_rate / min_bpm)), n_frames // 2 - 1)
+    if hi <= lo:
+        raise RiffgenError("clip is too short to estimate a tempo")
+    return np.arange(lo, hi + 1, dtype=np.float64)
+
+
+def candidate_features(
+    mel: np.ndarray, lags: np.ndarray, *, frame_rate: float
+) -> np.ndarray | None:
+    """Features ``(len(lags), len(WEIGHTS))`` of each candidate period (None when silent)."""
+    acf = autocorrelation(mel)
+    if acf is None:
+        return None
+    env = onset_envelope(mel)
+    density = float((env > 0.25 * env.max()).mean())
+    octave = np.log2(60.0 * frame_rate / lags / 120.0)
+    # A lag past half the clip overlaps too few frames to measure: it counts as no evidence.
+    reach = acf.size // 2
+    columns = [np.where(lags * m <= reach, _interp(acf, lags * m), 0.0) for m in MULTIPLES]
+    quarter, half, full, double = columns[0], columns[2], columns[4], columns[6]
+    columns += [octave, octave**2, 10.0 * density * octave]
+    columns += [half * full, full * double, half * octave, full * octave, quarter * octave]
+    return np.stack(columns, axis=1)
+
+
 def estimate_tempo_from_mel(
     mel: np.ndarray,
     *,
     frame_rate: float = 100.0,
     min_bpm: float = 60.0,
     max_bpm: float = 180.0,
-    prior_bpm: float = 120.0,
-    prior_octaves: float = 0.7,
 ) -> float:
-    """Tempo (BPM) of a mel spectrogram with ``frame_rate`` frames per second.
+    """Tempo (BPM) of a mel spectrogram with ``frame_rate`` frames per second (NaN if silent).
 
-    A beat period P scores ``acf(P) + acf(P/2) + acf(2P) + 0.5 acf(3P)``: the true beat
-    has strong subdivisions and multiples, while a dotted period (3/2 beat, common with
-    steady eighth-note hi-hats) has a weak half. Weights and the prior (centre, width in
-    octaves) were tuned on 77 rhythmic training renders (strict 74 %, octave 94 %).
+    The candidate period with the best :data:`WEIGHTS` score wins, refined between integer
+    lags by a parabola through its neighbours' scores.
     """
-    env = onset_envelope(mel)
-    env = env - env.mean()
-    n = env.size
-    if n < 8 or not np.any(env):
+    mel = np.asarray(mel, dtype=np.float32)
+    if mel.shape[-1] < 9:
         return float("nan")
-    spectrum = np.fft.rfft(env, 2 * n)
-    acf = np.fft.irfft(np.abs(spectrum) ** 2)[:n]
-    acf = acf / (np.arange(n, 0, -1))  # unbiased: long lags have fewer overlapping frames
-    if acf[0] <= 0:
-        return float("nan")
-    acf = acf / acf[0]
-    lo = max(int(np.floor(60.0 * frame_rate / max_bpm)), 2)
-    hi = min(int(np.ceil(60.0 * frame_rate / min_bpm)), n // 2 - 1)
-    if hi <= lo:
-        raise RiffgenError("clip is too short to estimate a tempo")
-    lags = np.arange(lo, hi + 1, dtype=np.float64)
-    score = (
-        _interp(acf, lags)
-        + _interp(acf, lags / 2)
-        + _interp(acf, 2 * lags)
-        + 0.5 * _interp(acf, 3 * lags)
+    lags = candidate_lags(
+        mel.shape[-1] - 1, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm
     )
-    bpm = 60.0 * frame_rate / lags
-    score = score * np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
+    features = candidate_features(mel, lags, frame_rate=frame_rate)
+    if features is None:
+        return float("nan")
+    score = features @ np.asarray(WEIGHTS)
     best = int(np.argmax(score))
     lag = float(lags[best])
     if 0 < best < len(lags) - 1:  # parabolic refinement between integer lags
