@@ -14,38 +14,49 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+Renders = tuple[np.ndarray, np.ndarray]  # mels (k, 128, frames), true BPMs (k,)
 
-def rhythmic_renders(seed: int, n: int, cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(mels ``(k, 128, frames)``, true BPMs ``(k,)``) of the rhythmic clips among ``n``."""
+
+def cached(path: Path, make: Callable[[], Renders]) -> Renders:
+    """``make()``'s renders, saved to / loaded from ``path`` (FluidSynth is the slow part)."""
+    if not path.exists():
+        mels, bpms = make()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, mels=np.stack(mels), bpms=np.asarray(bpms, dtype=np.float64))
+    data = np.load(path)
+    return data["mels"], data["bpms"]
+
+
+def rhythmic_renders(seed: int, n: int, cache: Path) -> Renders:
+    """The rhythmic clips among the first ``n`` training clips of dataset ``seed``."""
     from riffgen.audio import SpectrogramParams, audio_to_image
     from riffgen.evaluation.features import mel_from_clip_image
     from riffgen.evaluation.report import as_truth
     from riffgen.synth.dataset import clip_seed, generate_clip
 
-    path = cache / f"train_{seed}_{n}.npz"
-    if path.exists():
-        data = np.load(path)
-        return data["mels"], data["bpms"]
-    params = SpectrogramParams(num_frequencies=128)
-    mels, bpms = [], []
-    for i in range(n):
-        s = clip_seed(seed, "train", i)
-        truth = as_truth(generate_clip(s, render=False).label)
-        if truth.rhythmic:
-            clip = generate_clip(s)
-            mels.append(mel_from_clip_image(audio_to_image(clip.audio, clip.sample_rate, params)))
-            bpms.append(float(truth.bpm))
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, mels=np.stack(mels), bpms=np.asarray(bpms))
-    return np.stack(mels), np.asarray(bpms)
+    def make() -> tuple[list, list]:
+        params = SpectrogramParams(num_frequencies=128)
+        mels, bpms = [], []
+        for i in range(n):
+            s = clip_seed(seed, "train", i)
+            truth = as_truth(generate_clip(s, render=False).label)
+            if truth.rhythmic:
+                clip = generate_clip(s)
+                image = audio_to_image(clip.audio, clip.sample_rate, params)
+                mels.append(mel_from_clip_image(image))
+                bpms.append(float(truth.bpm))
+        return mels, bpms
+
+    return cached(cache / f"train_{seed}_{n}.npz", make)
 
 
-def beat_renders(bpms: range, cache: Path) -> tuple[np.ndarray, np.ndarray]:
+def beat_renders(bpms: range, cache: Path) -> Renders:
     """riffgen's own beats at each of ``bpms``: the tempo-seed backbeat image and every
     synth groove whose range holds the tempo, played alone (a clear beat must read right)."""
     from riffgen.audio import SpectrogramParams, audio_to_image
@@ -55,26 +66,23 @@ def beat_renders(bpms: range, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     from riffgen.synth.dataset import generate_clip
     from riffgen.synth.instruments import GROOVES
 
-    path = cache / f"beats_{bpms.start}_{bpms.stop}_{bpms.step}.npz"
-    if path.exists():
-        data = np.load(path)
-        return data["mels"], data["bpms"]
-    params = SpectrogramParams(num_frequencies=128)
-    mels, truths = [], []
-    for bpm in bpms:
-        mels.append(mel_from_clip_image(tempo_seed_image(bpm, params, width=512)))
-        truths.append(float(bpm))
-        for groove, (_, lo, hi) in sorted(GROOVES.items()):
-            if lo <= bpm <= hi:
-                part = PartSpec("drums", 0, "beat", "lead")
-                spec = ClipSpec(parts=(part,), bpm=bpm, key=None, mode=None, groove=groove)
-                clip = generate_clip(bpm, spec=spec)
-                image = audio_to_image(clip.audio, clip.sample_rate, params)
-                mels.append(mel_from_clip_image(image))
-                truths.append(float(bpm))
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, mels=np.stack(mels), bpms=np.asarray(truths))
-    return np.stack(mels), np.asarray(truths)
+    def make() -> tuple[list, list]:
+        params = SpectrogramParams(num_frequencies=128)
+        mels, truths = [], []
+        for bpm in bpms:
+            mels.append(mel_from_clip_image(tempo_seed_image(bpm, params, width=512)))
+            truths.append(float(bpm))
+            for groove, (_, lo, hi) in sorted(GROOVES.items()):
+                if lo <= bpm <= hi:
+                    part = PartSpec("drums", 0, "beat", "lead")
+                    spec = ClipSpec(parts=(part,), bpm=bpm, key=None, mode=None, groove=groove)
+                    clip = generate_clip(bpm, spec=spec)
+                    image = audio_to_image(clip.audio, clip.sample_rate, params)
+                    mels.append(mel_from_clip_image(image))
+                    truths.append(float(bpm))
+        return mels, truths
+
+    return cached(cache / f"beats_{bpms.start}_{bpms.stop}_{bpms.step}.npz", make)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    def load(seeds: list[int], beats: range) -> tuple[np.ndarray, np.ndarray]:
+    def load(seeds: list[int], beats: range) -> Renders:
         parts = [rhythmic_renders(s, args.n, args.cache) for s in seeds]
         if len(beats):
             parts.append(beat_renders(beats, args.cache))

@@ -85,7 +85,9 @@ def autocorrelation(mel: np.ndarray) -> np.ndarray | None:
     return acf / acf[0] if acf[0] > 0 else None
 
 
-def candidate_lags(n_frames: int, *, frame_rate: float, min_bpm: float, max_bpm: float):
+def candidate_lags(
+    n_frames: int, *, frame_rate: float, min_bpm: float, max_bpm: float
+) -> np.ndarray:
     """Integer beat periods (frames) from ``max_bpm`` down to ``min_bpm``."""
     lo = max(int(np.floor(60.0 * frame_rate / max_bpm)), 2)
     hi = min(int(np.ceil(60.0 * frame_rate / min_bpm)), n_frames // 2 - 1)
