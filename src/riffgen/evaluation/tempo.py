@@ -72,10 +72,9 @@ WEIGHTS = (
 )
 
 
-def autocorrelation(mel: np.ndarray) -> np.ndarray | None:
-    """Unbiased, normalised autocorrelation of the onset envelope (None when silent)."""
-    env = onset_envelope(mel)
-    env = env - env.mean()
+def autocorrelation(envelope: np.ndarray) -> np.ndarray | None:
+    """Unbiased, normalised autocorrelation of an onset envelope (None when silent)."""
+    env = envelope - envelope.mean()
     n = env.size
     if n < 8 or not np.any(env):
         return None
@@ -100,10 +99,10 @@ def candidate_features(
     mel: np.ndarray, lags: np.ndarray, *, frame_rate: float
 ) -> np.ndarray | None:
     """Features ``(len(lags), len(WEIGHTS))`` of each candidate period (None when silent)."""
-    acf = autocorrelation(mel)
+    env = onset_envelope(mel)
+    acf = autocorrelation(env)
     if acf is None:
         return None
-    env = onset_envelope(mel)
     density = float((env > 0.25 * env.max()).mean())
     octave = np.log2(60.0 * frame_rate / lags / 120.0)
     # A lag past half the clip overlaps too few frames to measure: it counts as no evidence.
