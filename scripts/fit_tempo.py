@@ -134,17 +134,21 @@ def main(argv: list[str] | None = None) -> int:
         "solo beats at odd BPMs": beat_renders(range(61, 180, args.beat_step), args.cache),
     }
     shipped = tempo.WEIGHTS
-    for name, weights in (("shipped WEIGHTS", shipped), ("fitted", fitted)):
-        tempo.WEIGHTS = weights
-        for what, (mels, bpms) in checks.items():
-            pairs = [(tempo.estimate_tempo_from_mel(m), t) for m, t in zip(mels, bpms, strict=True)]
-            strict = np.mean([tempo.tempo_matches(e, t) for e, t in pairs])
-            octave = np.mean([tempo.tempo_matches(e, t, octave=True) for e, t in pairs])
-            print(
-                f"{name}, {len(pairs)} {what}: strict {100 * strict:.1f}%, "
-                f"half/double {100 * octave:.1f}%"
-            )
-    tempo.WEIGHTS = shipped
+    try:  # the estimator reads the module's WEIGHTS; put the shipped ones back whatever happens
+        for name, weights in (("shipped WEIGHTS", shipped), ("fitted", fitted)):
+            tempo.WEIGHTS = weights
+            for what, (mels, bpms) in checks.items():
+                pairs = [
+                    (tempo.estimate_tempo_from_mel(m), t) for m, t in zip(mels, bpms, strict=True)
+                ]
+                strict = np.mean([tempo.tempo_matches(e, t) for e, t in pairs])
+                octave = np.mean([tempo.tempo_matches(e, t, octave=True) for e, t in pairs])
+                print(
+                    f"{name}, {len(pairs)} {what}: strict {100 * strict:.1f}%, "
+                    f"half/double {100 * octave:.1f}%"
+                )
+    finally:
+        tempo.WEIGHTS = shipped
     return 0
 
 
