@@ -76,8 +76,9 @@ format: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
 
-# Rebuilds the neural vocoder (image -> audio) from scratch: renders 300 FluidSynth clips + noise,
-# trains 60 min on one thread (nice), installs src/riffgen/data/vocoder/. Then: bench/bench_decoder.py
+# Rebuilds the neural vocoder (image -> audio) from scratch: renders 800 FluidSynth clips + noise
+# (~1.5 min), trains 80 min on two threads (nice), installs src/riffgen/data/vocoder/.
+# Then: bench/bench_decoder.py
 .PHONY: train-decoder
 train-decoder: $(STAMP)
-	nice -n 19 $(PY) scripts/train_decoder.py --out build/decoder --clips 300 --time-limit 60 --threads 1 --install
+	nice -n 19 $(PY) scripts/train_decoder.py --out build/decoder --clips 800 --time-limit 80 --threads 2 --install

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="render processes")
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--time-limit", type=float, default=60.0, help="training minutes")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="tiny data and model, 2 minutes")
     parser.add_argument("--install", action="store_true", help="copy into the package data")
     args = parser.parse_args(argv)

@@ -65,6 +65,16 @@ def test_weights_round_trip(tiny) -> None:
     )
 
 
+def test_weights_saved_before_the_phase_range_and_skip_path_keep_their_meaning() -> None:
+    """v0 weights (shipped before the phase losses) name neither field: they load as v0 was
+    built, a pi/4 phase-advance range and no skip path."""
+    old = {k: v for k, v in TINY.to_json().items() if k not in ("deviation", "skip")}
+    config = VocoderConfig.from_json(old)
+    assert config.deviation == 0.25 and config.skip is False
+    assert not hasattr(Vocoder(config), "skip")
+    assert VocoderConfig.from_json(TINY.to_json()) == TINY  # new weights: as saved
+
+
 def test_unsupported_formats_are_named() -> None:
     assert unsupported_reason(TINY, SpectrogramParams()) is None
     assert unsupported_reason(TINY, SpectrogramParams(stereo=True)) is None

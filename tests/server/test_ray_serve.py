@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -184,16 +185,28 @@ def test_builder_args_are_checked():
 @pytest.mark.timeout(300)
 def test_serve_ray_debug_model_then_stops_with_nothing_left(tmp_path):
     """`serve --ray --replicas 2` with the debug model (real pipeline, random weights) on a
-    cluster it starts: it answers two requests at once, and on SIGTERM exits 0 with no Ray
-    process left."""
+    cluster it starts: it says it is serving, answers two requests at once, and on SIGTERM
+    exits 0 with no Ray process left."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "riffgen", "serve", "--ray", "--replicas", "2", "--model",
            "debug", "--device", "cpu", "--dtype", "fp32", "--port", str(port)]  # fmt: skip
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ,
                             "RAY_ADDRESS": ""})  # fmt: skip
+    # stderr is read as it comes: the health can answer before `serve.run` returns and the
+    # command prints its ready line, so a SIGTERM sent on the health alone could come first
+    # (the command then exits 0 without that line: a flaky failure on a loaded machine).
+    err_lines: list[str] = []
+    reader = threading.Thread(target=lambda: err_lines.extend(iter(proc.stderr.readline, "")))
+    reader.start()
+    ready = "riffgen: serving debug on Ray (2 replicas, 1 CPU 0 GPU each)"
     try:
-        health = wait_healthy(url, 240, proc)
+        deadline = time.monotonic() + 240
+        while not any(ready in line for line in err_lines):
+            assert proc.poll() is None, f"the server exited: {''.join(err_lines)}"
+            assert time.monotonic() < deadline, f"no ready line in 240 s: {''.join(err_lines)}"
+            time.sleep(0.5)
+        health = wait_healthy(url, 60)
         cluster = started_under(proc.pid)
         assert any("raylet" in " ".join(p.cmdline()) for p in cluster)
         replicas = [w for w in health["workers"] if "replica" in w]
@@ -211,9 +224,10 @@ def test_serve_ray_debug_model_then_stops_with_nothing_left(tmp_path):
     finally:
         cluster = started_under(proc.pid)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=90)
+        proc.wait(timeout=90)
+        reader.join(timeout=30)
+    err = "".join(err_lines)
     assert proc.returncode == 0, err
-    assert "riffgen: serving debug on Ray (2 replicas, 1 CPU 0 GPU each)" in err
     assert "Traceback" not in err
     assert not (left := still_running(cluster)), f"Ray processes left running: {left}"
 

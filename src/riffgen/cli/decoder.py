@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--lr", type=float, default=8e-4, help="peak learning rate (default 8e-4)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--dim", type=int, default=256, help="backbone width (default 256)")
     p.add_argument("--layers", type=int, default=8, help="ConvNeXt blocks (default 8)")
     p.set_defaults(func=_train_decoder)

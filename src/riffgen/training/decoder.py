@@ -8,7 +8,13 @@ learns to map that back to the crop's waveform.
 
 Loss: multi-resolution STFT (log-magnitude L1 + spectral convergence, windows 256-4096,
 bins below the image's top frequency) plus a log-mel L1 in the image's own mel format, so
-the output both sounds like the audio and re-encodes to the picture.
+the output both sounds like the audio and re-encodes to the picture. On the vocoder's own
+STFT (:func:`phase_loss`): a log-magnitude L1, and the phase supervised directly through
+its instantaneous frequency and group delay (anti-wrapped errors, as in APNet, Ai & Ling
+2023). The waveform losses then train the magnitude only (see :func:`training_loss`).
+
+Speed: the backbone runs under bf16 autocast (AMX), two threads by default; one step of 8
+crops of 0.64 s takes ~0.47 s on this 2-core machine.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from riffgen.audio.mel import filterbank_for
 from riffgen.audio.params import SpectrogramParams
 from riffgen.audio.spectrogram import stft
 from riffgen.audio.vocoder import Vocoder, VocoderConfig, save_vocoder
+from riffgen.audio.vocoder.model import HeadSpectrum
 from riffgen.errors import RiffgenError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
@@ -53,13 +60,18 @@ class DecoderTrainConfig:
     weight_decay: float = 0.01
     seed: int = 0
     time_limit_s: float | None = None  # the schedule then ends at whichever comes first
-    threads: int = 1
+    threads: int = 2
     # Fraction of batches in the 128-mel mini format (the rest use the first entry of mels).
     mini_fraction: float = 0.25
     mix_probability: float = 0.4
     noise_probability: float = 0.2
     gap_probability: float = 0.15
     silence_probability: float = 0.02
+    # Weight of the direct phase losses (instantaneous frequency + group delay, radians) and
+    # the head-STFT log-magnitude loss that comes with them; 0 trains on waveform losses only.
+    phase_weight: float = 1.0
+    # bf16 autocast for the backbone: ~2x faster steps on CPUs with AMX (loss stays fp32).
+    bf16: bool = True
     log_every: int = 25
     checkpoint_every: int = 250
     model: VocoderConfig = field(default_factory=VocoderConfig)
@@ -242,6 +254,84 @@ def vocoder_loss(
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
+def anti_wrap(x: torch.Tensor) -> torch.Tensor:
+    """|x| after wrapping to [-pi, pi]: the distance between two angles (Ai & Ling, APNet)."""
+    return torch.abs(x - 2 * math.pi * torch.round(x / (2 * math.pi)))
+
+
+def phase_loss(
+    head: HeadSpectrum, target: torch.Tensor, config: VocoderConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Head-STFT losses of a predicted spectrum against the target waveform's STFT at the
+    same resolution: (log-magnitude L1, instantaneous-frequency error, group-delay error),
+    the two phase errors in radians.
+
+    Why: a waveform loss reaches the phase only through the STFT magnitudes of the result, a
+    weak and slow signal (the partials of an early vocoder came out as noise). The absolute
+    phase of a steady partial is arbitrary, but its advance per frame (its frequency) and
+    its slope across bins (where in the frame an onset sits) follow from the image, so those
+    two are supervised directly. Each is weighted by the target's magnitude (square root of
+    the level relative to the loudest bin), because the phase of a silent bin means nothing.
+
+    The frequency error is taken on the output phase; the group delay on the frame-local
+    phase the gate pulls towards. Taken on the output phase, its gradient would flow back
+    through the accumulated advances of every earlier frame and fight the frequency term
+    (measured: on a fixed batch the sum then does not decrease at all).
+    """
+    c = config
+    spec = torch.stft(
+        target,
+        n_fft=c.n_fft,
+        hop_length=c.hop,
+        window=torch.hann_window(c.n_fft, device=target.device),
+        center=True,
+        return_complex=True,
+    )[:, : c.bins, : head.phase.shape[-1]]
+    true_mag, true_phase = spec.abs(), spec.angle()
+    mag_l1 = (_log_floor(head.magnitude, true_mag) - _log_floor(true_mag, true_mag)).abs().mean()
+    weight = (true_mag / true_mag.flatten(1).amax(1).clamp_min(1e-9)[:, None, None]).sqrt()
+
+    def weighted(err: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return (err * w).sum() / w.sum().clamp_min(1e-6)
+
+    w_time = torch.minimum(weight[..., 1:], weight[..., :-1])
+    step_pred = head.phase[..., 1:] - head.phase[..., :-1]
+    step_true = true_phase[..., 1:] - true_phase[..., :-1]
+    frequency = weighted(anti_wrap(step_pred - step_true), w_time)
+    w_bins = torch.minimum(weight[:, 1:], weight[:, :-1])
+    slope_pred = head.local[:, 1:] - head.local[:, :-1]
+    slope_true = true_phase[:, 1:] - true_phase[:, :-1]
+    delay = weighted(anti_wrap(slope_pred - slope_true), w_bins)
+    return mag_l1, frequency, delay
+
+
+def training_loss(
+    model: Vocoder,
+    features: torch.Tensor,
+    target: torch.Tensor,
+    target_mel: torch.Tensor,
+    params: SpectrogramParams,
+    config: DecoderTrainConfig,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One step's loss: the waveform losses (:func:`vocoder_loss`, in the ``params`` mel
+    format) plus, with ``config.phase_weight``, the head-STFT losses (:func:`phase_loss`)."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+        head = model.frames(features)
+    spectrum = model.magnitude_phase(head.float())
+    # With the phase losses on, the waveform losses train the magnitude only: their gradient
+    # through the phase is large and noisy, and stops the frequency error from falling at all
+    # (measured on a fixed batch: 1.40 -> 1.38 rad in 40 steps with it, -> 0.55 without).
+    phase = spectrum.phase.detach() if config.phase_weight > 0 else spectrum.phase
+    pred = model.waveform(torch.polar(spectrum.magnitude, phase))
+    loss, parts = vocoder_loss(pred, target, target_mel, params)
+    if config.phase_weight > 0:
+        head_mag, frequency, delay = phase_loss(spectrum, target, model.config)
+        loss = loss + head_mag + config.phase_weight * (frequency + delay)
+        extra = {"head_mag": head_mag, "if": frequency, "gd": delay}
+        parts |= {k: float(v.detach()) for k, v in extra.items()}
+    return loss, parts
+
+
 # --------------------------------------------------------------------------------- training
 
 
@@ -302,8 +392,7 @@ def train_decoder(
             features, target, target_mel = image_features(wave, params, rng=feature_rng)
             if use_mini:  # the mel loss always uses the main (finest) format: it says most
                 target_mel = band_mel(target, main_params)
-        pred = model(features)
-        loss, parts = vocoder_loss(pred, target, target_mel, main_params)
+        loss, parts = training_loss(model, features, target, target_mel, main_params, config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -60,7 +60,8 @@ class VocoderConfig:
     ``mels``: the mel counts it accepts (one input projection each). ``n_fft``: the head's
     STFT size in samples (window = n_fft, Hann; hop = the image's hop). ``dim`` /
     ``intermediate``: ConvNeXt channel widths; ``layers`` blocks; ``kernel`` the depthwise
-    kernel in frames. ``image``: the :data:`IMAGE_FIELDS` of the spectrogram images.
+    kernel in frames; ``deviation`` the phase-advance range (see the field). ``image``: the
+    :data:`IMAGE_FIELDS` of the spectrogram images.
     """
 
     mels: tuple[int, ...] = (512, 128)
@@ -69,6 +70,15 @@ class VocoderConfig:
     intermediate: int = 768
     layers: int = 8
     kernel: int = 7
+    # Largest phase advance off the bin centre, in pi radians per frame. A bin must follow a
+    # partial anywhere in its window's main lobe (+-2 bins for Hann, which at hop = n_fft / 4
+    # is +-pi): with less (v0 had 1/4) the bins beside a partial turn at their own centre
+    # frequency, beat against it and turn it into noise.
+    deviation: float = 1.0
+    # A linear map from each column's log mel levels straight to the head, beside the
+    # backbone: the 512 mel rows hold finer pitch detail below ~3 kHz than the head's bins,
+    # and the backbone's ``dim`` channels are a bottleneck for it.
+    skip: bool = True
     image: dict[str, Any] = field(
         default_factory=lambda: {k: getattr(SpectrogramParams(), k) for k in IMAGE_FIELDS}
     )
@@ -100,11 +110,22 @@ class VocoderConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VocoderConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known.setdefault("deviation", 0.25)  # weights saved before the field (v0) used pi/4
+        known.setdefault("skip", False)  # and had no skip path
         if "mels" in known:
             known["mels"] = tuple(int(m) for m in known["mels"])
         if "image" in known:
             known["image"] = {k: known["image"][k] for k in IMAGE_FIELDS}
         return cls(**known)
+
+
+class HeadSpectrum(NamedTuple):
+    """The head's spectrum before ``polar``: magnitude, the (unwrapped) phase, and the
+    frame-local phase the gate pulls it towards."""
+
+    magnitude: torch.Tensor
+    phase: torch.Tensor
+    local: torch.Tensor
 
 
 class ConvNeXtBlock(nn.Module):
@@ -149,6 +170,11 @@ class Vocoder(nn.Module):
         self.head = nn.Linear(c.dim, 4 * c.bins)
         with torch.no_grad():  # start as steady partials at the bin centres (gate ~0.95)
             self.head.bias[3 * c.bins :] = 3.0
+        if c.skip:  # starts at zero: the network first learns as without it
+            self.skip = nn.ModuleDict({str(m): nn.Conv1d(m, 4 * c.bins, 1) for m in c.mels})
+            for conv in self.skip.values():
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
         k = torch.arange(c.bins, dtype=torch.float32)
         # A bin-centre partial advances 2 pi k hop / n_fft radians per frame.
         centre = (2 * math.pi * k * c.hop / c.n_fft) % (2 * math.pi)
@@ -167,13 +193,29 @@ class Vocoder(nn.Module):
         x = self.norm_in(x.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             x = block(x)
-        return self.head(self.norm_out(x.transpose(1, 2))).transpose(1, 2)
+        out = self.head(self.norm_out(x.transpose(1, 2))).transpose(1, 2)
+        if self.config.skip:
+            # log of the mel level (pixel ** (1 / power)), from the quietest pixel step up;
+            # / 8 keeps it near unit scale (8-bit images span about -22..0).
+            power = float(self.config.image["power_for_image"])
+            level = torch.log(features.clamp_min(0.5 / 255)) / (8 * power)
+            out = out + self.skip[str(n_mels)](level)
+        return out
 
     def spectrum(self, out: torch.Tensor) -> torch.Tensor:
         """Head output ``(batch, 4 * bins, frames)`` -> complex STFT ``(batch, bins, frames)``."""
+        head = self.magnitude_phase(out)
+        return torch.polar(head.magnitude, head.phase)
+
+    def magnitude_phase(self, out: torch.Tensor) -> HeadSpectrum:
+        """Head output -> :class:`HeadSpectrum`, each part ``(batch, bins, frames)``.
+
+        Training supervises the phases directly (see
+        :func:`riffgen.training.decoder.phase_loss`), so they are returned before ``polar``.
+        """
         log_mag, deviation, local, gate = out.chunk(4, dim=1)
         magnitude = torch.exp(log_mag.clamp(max=MAX_LOG_MAGNITUDE))
-        advance = self.centre_advance + math.pi / 4 * torch.tanh(deviation)
+        advance = self.centre_advance + math.pi * self.config.deviation * torch.tanh(deviation)
         g = torch.sigmoid(gate)
         # The recurrence is sequential in time but cheap: one (batch, bins) update per frame.
         phase = [local[..., 0]]
@@ -184,12 +226,15 @@ class Vocoder(nn.Module):
             pull = local[..., t] - carried
             pull = torch.atan2(torch.sin(pull), torch.cos(pull))
             phase.append(carried + (1 - g[..., t]) * pull)
-        return torch.polar(magnitude, torch.stack(phase, dim=-1))
+        return HeadSpectrum(magnitude, torch.stack(phase, dim=-1), local)
 
     def synthesize(self, out: torch.Tensor) -> torch.Tensor:
         """Head output ``(batch, 4 * bins, frames)`` -> waveform ``(batch, (frames - 1) * hop)``."""
+        return self.waveform(self.spectrum(out))
+
+    def waveform(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex STFT ``(batch, bins, frames)`` -> waveform ``(batch, (frames - 1) * hop)``."""
         c = self.config
-        spec = self.spectrum(out)
         # Bins above the image's max frequency are zero: the picture says nothing about them.
         spec = nn.functional.pad(spec, (0, 0, 0, c.n_fft // 2 + 1 - spec.shape[1]))
         return torch.istft(
@@ -199,7 +244,7 @@ class Vocoder(nn.Module):
             win_length=c.n_fft,
             window=self.window,
             center=True,
-            length=(out.shape[-1] - 1) * c.hop,
+            length=(spec.shape[-1] - 1) * c.hop,
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
