@@ -9,8 +9,9 @@
    runs) into ``OUT/model``.
 3. ``--install`` copies the weights and their JSON into ``src/riffgen/data/vocoder/``.
 
-Example (the make target): ``.venv/bin/python scripts/train_decoder.py --out build/decoder
---clips 400 --time-limit 60 --install``. ``--quick`` is a 2-minute check of the recipe.
+``make train-decoder`` runs it twice: from scratch (``--clips 800 --steps 4000``), then
+``--init-from`` that result on new clips (``--seed 1``) at ``--lr 4e-4`` for 40 minutes with
+``--install``. ``--quick`` is a 2-minute check of the recipe.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--time-limit", type=float, default=60.0, help="training minutes")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=8e-4, help="peak learning rate")
+    parser.add_argument("--init-from", default=None, help="vocoder weights to fine-tune")
     parser.add_argument("--quick", action="store_true", help="tiny data and model, 2 minutes")
     parser.add_argument("--install", action="store_true", help="copy into the package data")
     args = parser.parse_args(argv)
@@ -106,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             time_limit_s=args.time_limit * 60,
             threads=args.threads,
             seed=args.seed,
+            lr=args.lr,
+            init_from=args.init_from,
             model=model,
         )
         result = train_decoder(audio, args.out / "model", config)

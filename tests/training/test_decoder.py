@@ -112,6 +112,20 @@ def test_tiny_run_writes_loadable_weights_and_is_reproducible(audio_dir: Path, t
         assert torch.equal(x, y), name
 
 
+def test_fine_tuning_starts_from_the_given_weights(audio_dir: Path, tmp_path) -> None:
+    config = DecoderTrainConfig(steps=2, batch=2, crop_frames=12, warmup_steps=1, model=TINY)
+    base = train_decoder(audio_dir, tmp_path / "base", config, log=lambda _: None)
+    # At learning rate 0 the result is the start; the base's shape wins over config.model.
+    still = DecoderTrainConfig(
+        steps=2, batch=2, crop_frames=12, lr=0.0, init_from=str(base.weights), model=VocoderConfig()
+    )
+    tuned = train_decoder(audio_dir, tmp_path / "tuned", still, log=lambda _: None)
+    a, b = load_vocoder(base.weights), load_vocoder(tuned.weights)
+    assert b.config == TINY
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+
+
 def test_cli_delegates(audio_dir: Path, tmp_path, capsys) -> None:
     from riffgen.cli import main
 

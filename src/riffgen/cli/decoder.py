@@ -36,6 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=8e-4, help="peak learning rate (default 8e-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="WEIGHTS",
+        help="fine-tune these vocoder weights (e.g. the shipped ones) instead of starting "
+        "from scratch; their shape replaces --dim/--layers",
+    )
     p.add_argument("--dim", type=int, default=256, help="backbone width (default 256)")
     p.add_argument("--layers", type=int, default=8, help="ConvNeXt blocks (default 8)")
     p.set_defaults(func=_train_decoder)
@@ -53,6 +60,7 @@ def _train_decoder(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         time_limit_s=None if args.time_limit is None else args.time_limit * 60,
+        init_from=args.init_from,
         model=VocoderConfig(dim=args.dim, intermediate=3 * args.dim, layers=args.layers),
     )
     result = train_decoder(args.audio_dir, args.out, config)

@@ -35,7 +35,7 @@ from riffgen.audio import load_audio
 from riffgen.audio.mel import filterbank_for
 from riffgen.audio.params import SpectrogramParams
 from riffgen.audio.spectrogram import stft
-from riffgen.audio.vocoder import Vocoder, VocoderConfig, save_vocoder
+from riffgen.audio.vocoder import Vocoder, VocoderConfig, load_vocoder, save_vocoder
 from riffgen.audio.vocoder.model import HeadSpectrum
 from riffgen.errors import RiffgenError
 
@@ -60,6 +60,8 @@ class DecoderTrainConfig:
     weight_decay: float = 0.01
     seed: int = 0
     time_limit_s: float | None = None  # the schedule then ends at whichever comes first
+    # Vocoder weights to start from (fine-tuning; their own config replaces ``model``).
+    init_from: str | None = None
     threads: int = 2
     # Fraction of batches in the 128-mel mini format (the rest use the first entry of mels).
     mini_fraction: float = 0.25
@@ -362,13 +364,17 @@ def train_decoder(
     torch.manual_seed(config.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    mc = config.model
+    base = load_vocoder(config.init_from) if config.init_from else None
+    mc = base.config if base is not None else config.model
     main_params = mc.params(mc.mels[0])
     mini_mels = [m for m in mc.mels if m != mc.mels[0]]
     n = (config.crop_frames - 1) * mc.hop
     clips, names = load_clips(audio_dir, sample_rate=mc.sample_rate, min_samples=n, log=log)
     sampler = CropSampler(clips, config, n)
     model = Vocoder(mc)
+    if base is not None:
+        model.load_state_dict(base.state_dict())
+        log(f"train-decoder: starting from {config.init_from}")
     count = sum(p.numel() for p in model.parameters())
     log(f"train-decoder: {count / 1e6:.2f} M parameters, {mc.layers} blocks of {mc.dim}")
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
