@@ -147,7 +147,7 @@ def _vocoder_loop(
     """
     from riffgen.audio.image import mel_from_image
     from riffgen.audio.mix import normalize_peak
-    from riffgen.audio.vocoder import features_from_mel, load_vocoder
+    from riffgen.audio.vocoder import image_head, load_vocoder
 
     width, margin = image.width, LOOP_CONTEXT_COLUMNS
     pixels = np.asarray(image.convert("RGB"))
@@ -158,10 +158,7 @@ def _vocoder_loop(
     model = load_vocoder()
     c = model.config
     with torch.inference_mode():
-        features = features_from_mel(mel, params.power_for_image).to(
-            next(model.parameters()).device
-        )
-        head = model.magnitude_phase(model.frames(features))
+        head = image_head(model, mel, params.power_for_image)
         phase = head.phase[..., margin : margin + width + 1]
         gap = torch.remainder(phase[..., -1] - phase[..., 0] + torch.pi, 2 * torch.pi) - torch.pi
         ramp = torch.arange(width + 1, device=phase.device) / width
