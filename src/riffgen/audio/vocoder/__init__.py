@@ -90,11 +90,11 @@ def image_head(
     and a real stereo clip's left/right correlation falls from 0.71 to 0.13.
     """
     device = next(model.parameters()).device
-    mel = mel.float().clamp_min(0)
-    peak = mel.amax().clamp_min(1e-30)
+    mel = mel.float()
+    peak = mel.amax()
 
     def head(m: torch.Tensor) -> HeadSpectrum:
-        features = ((m / peak) ** power).to(device)
+        features = features_from_mel(m, power, peak=peak).to(device)
         return model.magnitude_phase(_frames(model, features, chunk_frames))
 
     own = head(mel)
@@ -119,11 +119,6 @@ def _frames(model: Vocoder, features: torch.Tensor, chunk: int) -> torch.Tensor:
         out = model.frames(features[..., lo:hi])
         pieces.append(out[..., start - lo : min(start + chunk, frames) - lo])
     return torch.cat(pieces, dim=-1)
-
-
-def _chunked(model: Vocoder, features: torch.Tensor, chunk: int) -> torch.Tensor:
-    """Features -> waveform through :func:`_frames` (one channel per batch item)."""
-    return model.synthesize(_frames(model, features, chunk))
 
 
 def vocoder_problem(

@@ -252,11 +252,16 @@ class Vocoder(nn.Module):
         return self.synthesize(self.frames(features))
 
 
-def features_from_mel(mel: torch.Tensor, power: float) -> torch.Tensor:
-    """A decoded mel ``(..., n_mels, frames)`` -> the vocoder's input in [0, 1].
+def features_from_mel(
+    mel: torch.Tensor, power: float, *, peak: torch.Tensor | None = None
+) -> torch.Tensor:
+    """One image's decoded mel ``(channels, n_mels, frames)`` -> the vocoder's input in [0, 1].
 
-    Each image is normalised to its own maximum, as the image format is, so the scale
-    ``mel_from_image`` was given does not matter.
+    The image is normalised to its maximum over all channels (``peak``, when given: another
+    mel decoded alongside, such as the channels' mean, keeps the image's scale), as the image
+    format is: a quieter channel stays quieter, and the scale ``mel_from_image`` was given
+    does not matter.
     """
-    peak = mel.flatten(-2).amax(-1).clamp_min(1e-30)[..., None, None]
-    return (mel.clamp_min(0) / peak) ** power
+    mel = mel.clamp_min(0)
+    peak = mel.amax() if peak is None else peak
+    return (mel / peak.clamp_min(1e-30)) ** power
