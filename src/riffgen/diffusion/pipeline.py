@@ -48,6 +48,7 @@ from riffgen.diffusion.types import (
 from riffgen.errors import RiffgenError
 from riffgen.models import DEFAULT_MODEL
 from riffgen.models.devices import resolve_device, resolve_dtype
+from riffgen.models.lexicon import expand_names
 
 Callback = Callable[[int, int], None]
 _EMBED_CACHE_SIZE = 16
@@ -129,6 +130,7 @@ class RiffgenPipeline:
         lora: str | None = None,
         decoder: str = DEFAULT_DECODER,
         default_steps: int = DEFAULT_STEPS,
+        lexicon: bool = False,
     ) -> None:
         self.unet = unet
         self.vae = vae
@@ -140,6 +142,11 @@ class RiffgenPipeline:
         self.lora = lora
         self.decoder = decoder
         self.default_steps = default_steps
+        # Add family words after instrument names the model never saw ("Strat" -> "Strat
+        # electric guitar": riffgen.models.lexicon). On for riffgen's own sentence-encoder
+        # models, whose captions name families; off for CLIP models, which get every prompt
+        # as written, as the original does. Settable.
+        self.lexicon = lexicon
         self._device = torch.device(device) if device is not None else unet.device
         self._dtype = dtype or unet.dtype
         self._embed_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
@@ -216,6 +223,7 @@ class RiffgenPipeline:
             lora=lora,
             decoder=decoder,
             default_steps=getattr(parts, "defaults", {}).get("steps", DEFAULT_STEPS),
+            lexicon=getattr(parts, "text_encoder_ref", None) is not None,
         )
 
     # ------------------------------------------------------------------ properties
@@ -617,6 +625,8 @@ class RiffgenPipeline:
 
     def _encode(self, prompts: list[str]) -> torch.Tensor:
         """Cached :func:`encode_prompts` (the server re-uses the same prompts constantly)."""
+        if self.lexicon:
+            prompts = [expand_names(p) for p in prompts]
         key = tuple(prompts)
         if key in self._embed_cache:
             self._embed_cache.move_to_end(key)
