@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from riffgen.evaluation.adherence import held_out_clips
-from riffgen.evaluation.aliases import ALIASES, reword
+from riffgen.evaluation.aliases import ALIASES, BLIND_ALIASES, reword
 from riffgen.synth import prompt_set
 from riffgen.synth.captions import PROGRAM_NAMES
 from riffgen.synth.captions import family_phrases as family_words
@@ -19,12 +19,14 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def test_every_family_has_aliases_sharing_no_word_with_any_caption_name():
-    assert set(ALIASES) == set(FAMILIES)
+@pytest.mark.parametrize("table", [ALIASES, BLIND_ALIASES], ids=["heldout", "blind"])
+def test_every_family_has_aliases_sharing_no_word_with_any_caption_name(table):
+    assert set(table) == set(FAMILIES)
     names = [n for f in FAMILIES for ns in PROGRAM_NAMES[f].values() for n in ns]
     phrases = [w for f in FAMILIES for w in family_words(f)] + names
     caption_words = set().union(*(_words(w) for w in phrases))
-    for family, aliases in ALIASES.items():
+    for family, aliases in table.items():
+        assert len(aliases) >= 3, family
         for alias in aliases:
             shared = _words(alias) & caption_words
             assert not shared, f"{family}: {alias!r} shares {shared} with training captions"
@@ -50,11 +52,14 @@ def test_reword_fixes_articles():
     assert not re.search(r"\ban [^aeiou8\W]", text, re.I) and not re.search(r"\ba [aeiou]", text)
 
 
-def test_heldout_words_clips_are_new_clips_reworded():
+@pytest.mark.parametrize(("name", "offset"), [("heldout_words", 1), ("blind_words", 2)])
+def test_reworded_sets_are_new_clips_reworded(name, offset):
     seen = held_out_clips("seen", n=3, dataset_seed=0)
-    words = held_out_clips("heldout_words", n=3, dataset_seed=0)
+    words = held_out_clips(name, n=3, dataset_seed=0)
     assert {c.seed for c in seen}.isdisjoint(c.seed for c in words)
-    plain = prompt_set("seen", n=3, seed=1)
+    plain = prompt_set("seen", n=3, seed=offset)
+    table = ALIASES if name == "heldout_words" else BLIND_ALIASES
     for reworded, original in zip(words, plain, strict=True):
         assert reworded.seed == original.seed and reworded.caption != original.caption
+        assert any(a in reworded.caption for a in table[original.label["families"][0]])
         assert reworded.audio is not None and reworded.audio.size > 0

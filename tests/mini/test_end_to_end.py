@@ -60,9 +60,9 @@ def test_run_reports_every_stage(trained):
         "adherence",
     }
     adherence = report["adherence"]
-    sets = {"seen", "heldout_template", "heldout_combo", "heldout_words", "all"}
+    sets = {"seen", "heldout_template", "heldout_combo", "heldout_words", "blind_words", "all"}
     assert set(adherence["generated"]) == sets
-    assert adherence["generated"]["all"]["n"] == 4 and adherence["real"]["all"]["n"] == 4
+    assert adherence["generated"]["all"]["n"] == 5 and adherence["real"]["all"]["n"] == 5
     assert report["check"]["audio_seconds"] == pytest.approx(5.11, abs=0.01)
     assert report["stages"]["export"]["unet_mb"] + report["stages"]["export"]["vae_mb"] < 50
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from riffgen.diffusion import RiffgenPipeline
 from riffgen.models.registry import resolve_mini
@@ -81,3 +82,25 @@ def test_mini_jams_from_prompt_to_prompt(tmp_path, capsys):
     clips = log["clips"] if isinstance(log, dict) else log
     prompts = {c["end"]["prompt"] for c in clips}
     assert prompts == {"funky bass riff", "slow violin melody"}
+
+
+def test_mini_reads_instrument_names_through_the_lexicon(mini):
+    # "Strat" is no caption word: the pipeline adds the family's words before encoding.
+    assert mini.lexicon
+    assert torch.equal(
+        mini._encode(["a Strat riff", ""]), mini._encode(["a Strat electric guitar riff", ""])
+    )
+    mini.lexicon = False  # settable: the prompt as written
+    try:
+        literal = mini._encode(["a Strat riff", ""])
+        assert not torch.equal(literal, mini._encode(["a Strat electric guitar riff", ""]))
+    finally:
+        mini.lexicon = True
+
+
+def test_clip_models_get_prompts_as_written():
+    from riffgen.models.configs import debug_spec
+    from riffgen.models.registry import build_components
+
+    pipe = RiffgenPipeline.from_components(build_components(debug_spec()), device="cpu")
+    assert not pipe.lexicon

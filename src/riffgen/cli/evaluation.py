@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Generate one clip for each of N prompts per prompt set (seen: training wording, "
             "new seeds; heldout_template: paraphrases never used in training; heldout_combo: "
             "instrument/style pairs never used in training; heldout_words: instrument names "
-            "reworded as synonyms, slang and model names no caption uses), render the same arrangements "
+            "reworded as synonyms, slang and model names no caption uses; blind_words: the same "
+            "with names written blind to the instrument lexicon), render the same arrangements "
             "with FluidSynth, and classify both with the instrument-family classifier (trained "
             "on renders only). Prints top-1 accuracy on generated clips beside real renders "
             "and chance, and the fraction of rhythmic prompts whose tempo is within 10%%."
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         default=None,
         metavar="SET",
-        help="prompt sets (default: seen heldout_template heldout_combo heldout_words)",
+        help="prompt sets (default: seen heldout_template heldout_combo heldout_words blind_words)",
     )
     p.add_argument("--steps", type=int, default=None, help="denoising steps (20)")
     p.add_argument("--guidance", type=finite_float, default=None, help="CFG scale (7)")

@@ -5,7 +5,8 @@ The prompts are the synthetic dataset's test prompts (:func:`riffgen.synth.promp
 (paraphrases whose wording never appears in training), ``heldout_combo`` (lead
 instrument/style pairs never seen in training) and ``heldout_words`` (new clips whose
 instrument names are rewritten as synonyms, slang and model names no caption uses:
-:mod:`riffgen.evaluation.aliases`). For each prompt the model generates a
+:mod:`riffgen.evaluation.aliases`) and ``blind_words`` (the same with names written blind to
+the instrument lexicon). For each prompt the model generates a
 clip; the FluidSynth render of the same arrangement is the reference. Both go through the
 model's own spectrogram format and the instrument-family classifier (trained on renders,
 never on generated clips), and rhythmic prompts that name their BPM through the tempo
@@ -35,7 +36,10 @@ from riffgen.evaluation.report import (
 )
 from riffgen.evaluation.tempo import estimate_tempo_from_mel
 
-HELD_OUT_SETS = ("seen", "heldout_template", "heldout_combo", "heldout_words")
+HELD_OUT_SETS = ("seen", "heldout_template", "heldout_combo", "heldout_words", "blind_words")
+# Sets made from ``seen``'s clips of another dataset seed, each instrument name reworded from
+# an alias table: (seed offset, table name in riffgen.evaluation.aliases).
+_REWORDED = {"heldout_words": (1, "ALIASES"), "blind_words": (2, "BLIND_ALIASES")}
 
 
 @dataclass(frozen=True)
@@ -149,21 +153,28 @@ def names_bpm(caption: str, bpm: float | None) -> bool:
 def held_out_clips(name: str, *, n: int, dataset_seed: int) -> list:
     """The ``n`` rendered clips (:class:`riffgen.synth.dataset.Clip`) of prompt set ``name``.
 
-    ``heldout_words`` is ``seen``'s wording and pairs on other clips (the dataset seed + 1,
-    so not the ``seen`` set's own), every instrument name reworded by an alias.
+    ``heldout_words`` and ``blind_words`` are ``seen``'s wording and pairs on other clips
+    (the dataset seed + 1 and + 2, so not the ``seen`` set's own), every instrument name
+    reworded by an alias (:mod:`riffgen.evaluation.aliases`).
     """
     import dataclasses
 
-    from riffgen.evaluation.aliases import reword
+    from riffgen.evaluation import aliases
     from riffgen.synth import prompt_set
 
-    if name != "heldout_words":
+    if name not in _REWORDED:
         return prompt_set(name, n=n, seed=dataset_seed, render=True)
-    clips = prompt_set("seen", n=n, seed=dataset_seed + 1, render=True)
+    offset, table = _REWORDED[name]
+    clips = prompt_set("seen", n=n, seed=dataset_seed + offset, render=True)
     return [
         dataclasses.replace(
             clip,
-            caption=reword(clip.caption, clip.label["families"], np.random.default_rng(clip.seed)),
+            caption=aliases.reword(
+                clip.caption,
+                clip.label["families"],
+                np.random.default_rng(clip.seed),
+                table=getattr(aliases, table),
+            ),
         )
         for clip in clips
     ]

@@ -150,13 +150,68 @@ NAMES: dict[str, tuple[str, ...]] = {
 # Words that already name a family near a matched name: "Hammond organ", "Strat guitar",
 # "upright piano" need nothing added (any of these within the next two words skips it).
 _NAMED = frozenset(
-    ["piano", "pianos", "organ", "organs", "guitar", "guitars", "bass", "basses", "violin", "violins", "fiddle", "fiddles", "strings", "string", "brass", "horns", "horn", "saxophone", "sax", "flute", "flutes", "synth", "synths", "synthesizer", "lead", "pad", "pads", "choir", "choirs", "voice", "voices", "vocal", "vocals", "choral", "drums", "drum", "kit", "percussion"]
+    [
+        "piano",
+        "pianos",
+        "organ",
+        "organs",
+        "guitar",
+        "guitars",
+        "bass",
+        "basses",
+        "violin",
+        "violins",
+        "fiddle",
+        "fiddles",
+        "strings",
+        "string",
+        "brass",
+        "horns",
+        "horn",
+        "saxophone",
+        "sax",
+        "flute",
+        "flutes",
+        "synth",
+        "synths",
+        "synthesizer",
+        "lead",
+        "pad",
+        "pads",
+        "choir",
+        "choirs",
+        "voice",
+        "voices",
+        "vocal",
+        "vocals",
+        "choral",
+        "drums",
+        "drum",
+        "kit",
+        "percussion",
+    ]
 )
 
 
 # Before a guitar name, these make it the distorted one ("metal axe", "high-gain Les Paul").
 _DISTORTION = frozenset(
-    ["fuzz", "fuzzy", "fuzzed", "metal", "heavy", "distorted", "overdriven", "crunchy", "dirty", "gnarly", "grunge", "high-gain", "shredding", "screaming", "cranked"]
+    [
+        "fuzz",
+        "fuzzy",
+        "fuzzed",
+        "metal",
+        "heavy",
+        "distorted",
+        "overdriven",
+        "crunchy",
+        "dirty",
+        "gnarly",
+        "grunge",
+        "high-gain",
+        "shredding",
+        "screaming",
+        "cranked",
+    ]
 )
 _GUITARS = ("electric_guitar", "distorted_guitar")
 # After a name: "Kenny G-style", "Hendrix-like", "Coltrane-esque".
