@@ -130,13 +130,11 @@ def loop_audio(
 
     params = params or params_from_image(image)
     if resolve_decoder(decoder, params) == "vocoder":
-        return _vocoder_loop(image, params, device=device)
+        return _vocoder_loop(image, params)  # the vocoder runs where its weights are: CPU
     return loop_from_image(image, params, seed=seed, n_iter=n_iter, device=device)
 
 
-def _vocoder_loop(
-    image: Image.Image, params: SpectrogramParams, *, device: str | torch.device
-) -> tuple[np.ndarray, int]:
+def _vocoder_loop(image: Image.Image, params: SpectrogramParams) -> tuple[np.ndarray, int]:
     """One period of ``image`` as a loop, decoded by the vocoder (see :func:`loop_audio`).
 
     The network's outputs are local in time, so on the image with wrapped context they repeat
