@@ -33,11 +33,12 @@ def test_shipped_classifier_recognises_held_out_renders():
 @pytest.mark.slow
 def test_evaluate_prints_table_and_writes_report(tmp_path, capsys):
     out = tmp_path / "report.json"
-    code = main(["evaluate", "-n", "1", "--steps", "2", "--json", str(out), "-q"])
+    code = main(["evaluate", "-n", "1", "--steps", "2", "--json", str(out), "-q", "--no-lexicon"])
     assert code == 0
     printed = capsys.readouterr().out
     rows = {line.split()[0] for line in printed.splitlines() if line and line[0].isalpha()}
-    assert {"seen", "heldout_template", "heldout_combo", "heldout_words", "all"} <= rows
+    assert {"seen", "heldout_template", "heldout_combo", "heldout_words", "blind_words"} <= rows
+    assert "lexicon off" in printed
     assert "real renders" in printed and "chance" in printed
     report = json.loads(out.read_text())
     assert report["model"] == "mini"
@@ -46,10 +47,12 @@ def test_evaluate_prints_table_and_writes_report(tmp_path, capsys):
         "heldout_template",
         "heldout_combo",
         "heldout_words",
+        "blind_words",
     ]
+    assert report["config"]["lexicon"] is False
     # The prompts are exactly the synthetic dataset's test prompts (same seed -> same text).
     assert report["clips"][2]["prompt"] == prompt_set("heldout_combo", n=1, seed=0)[0].caption
-    assert report["generated"]["all"]["n"] == 4 and 0 <= report["generated"]["all"]["top1"] <= 1
+    assert report["generated"]["all"]["n"] == 5 and 0 <= report["generated"]["all"]["top1"] <= 1
     assert report["real"]["all"]["chance"] > 0
 
 

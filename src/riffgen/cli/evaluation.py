@@ -50,6 +50,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classifier weights (default: $RIFFGEN_CLASSIFIER or the shipped ones)",
     )
     p.add_argument("--json", default=None, metavar="PATH", help="also write the full report")
+    p.add_argument(
+        "--no-lexicon",
+        dest="lexicon",
+        action="store_false",
+        help="give the model every prompt as written (no family words added after instrument "
+        "names it never saw in training: riffgen.models.lexicon)",
+    )
     _shared.add_model_flags(p, default_model="mini")
     _shared.add_verbosity(p)
     p.set_defaults(func=_evaluate)
@@ -88,6 +95,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not fluidsynth_available():
         raise RiffgenError("the reference renders need fluidsynth and a GM soundfont: make setup")
     pipe = _shared.load_pipeline(args)
+    if not args.lexicon:
+        pipe.lexicon = False
 
     def progress(done: int, total: int, prompt: str) -> None:
         print(f"[{done}/{total}] {prompt}", file=sys.stderr, flush=True)
@@ -96,7 +105,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     total = sum(r.n for k, r in result.generated.items() if k != "all")
     print(
         f"model {args.model}: {total} held-out prompts, {config.steps} {args.scheduler} steps, "
-        f"guidance {config.guidance}; generation {result.seconds_generating / total:.2f} s/clip"
+        f"guidance {config.guidance}, lexicon {'on' if getattr(pipe, 'lexicon', False) else 'off'}; "
+        f"generation {result.seconds_generating / total:.2f} s/clip"
     )
     print(result.table())
     overall = result.generated.get("all") or next(iter(result.generated.values()))
@@ -104,7 +114,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         from riffgen.files import atomic_outputs
 
-        config_json = {**config.__dict__, "scheduler": args.scheduler}
+        config_json = {
+            **config.__dict__,
+            "scheduler": args.scheduler,
+            "lexicon": bool(getattr(pipe, "lexicon", False)),
+        }
         payload = {"model": args.model, "config": config_json, **result.to_json()}
         with atomic_outputs([args.json]) as (tmp,):
             tmp.write_text(json.dumps(payload, indent=2))
