@@ -20,6 +20,7 @@ afterwards by someone who never saw this table, and measures how far the table c
 
 from __future__ import annotations
 
+import bisect
 import re
 from functools import lru_cache
 
@@ -233,24 +234,24 @@ def family_of(name: str) -> str | None:
     return owner.get(name.strip().lower())
 
 
-def _words(text: str) -> list[str]:
-    return [w.lower() for w in re.findall(r"[\w-]+", text)]
-
-
 def expand_names(text: str) -> str:
     """``text`` with the family words added after every instrument name it uses.
 
-        "a Minimoog melody over 808s" -> "a Minimoog synth lead melody over 808s drums". Names
-        next to each other (at most one word between) are one instrument, named after the last:
-        "Juno wash", "Ludwig four-piece"; a guitar among them, or after a distortion word, that
-        is distorted makes it the distorted guitar ("fuzz axe", "metal axe"). A name followed
-        within two words by a word that names an instrument ("Hammond organ"), right after one
+    "a Minimoog melody over 808s" -> "a Minimoog synth lead melody over 808s drums". Names
+    next to each other (at most one word between) are one instrument, named after the last:
+    "Juno wash", "Ludwig four-piece"; a guitar among them, or after a distortion word, that
+    is distorted makes it the distorted guitar ("fuzz axe", "metal axe"). A name followed
+    within two words by a word that names an instrument ("Hammond organ"), right after one
     ("choir aahs") or holding one ("upright bass") is left as it is.
     """
     pattern, owner = _pattern()
+    # The words once, with where they start and end: every look around a name below is an
+    # index into them, so the work stays linear in the prompt's length.
+    spans = [(m.start(), m.end(), m.group().lower()) for m in re.finditer(r"[\w-]+", text)]
+    starts = [start for start, _, _ in spans]
     groups: list[list[re.Match[str]]] = []
     for match in pattern.finditer(text):
-        if groups and len(_words(text[groups[-1][-1].end() : match.start()])) <= 1:
+        if groups and _word_count(starts, spans, groups[-1][-1].end(), match.start()) <= 1:
             groups[-1].append(match)
         else:
             groups.append([match])
@@ -259,13 +260,15 @@ def expand_names(text: str) -> str:
     for group in groups:
         families = [owner[m.group(1).lower()] for m in group]
         family = families[-1]
-        before = _words(text[: group[0].start()])[-2:]
+        first = bisect.bisect_left(starts, group[0].start())  # the group's first word
+        end = group[-1].end()
+        after = bisect.bisect_left(starts, end)  # the first word after the group
+        before = [w for _, _, w in spans[max(first - 2, 0) : first]]
         if family in _GUITARS and (
             "distorted_guitar" in families or any(w in _DISTORTION for w in before)
         ):
             family = "distorted_guitar"
-        end = group[-1].end()
-        near = before[-1:] + _words(text[group[0].start() : end]) + _words(text[end:])[:2]
+        near = before[-1:] + [w for _, _, w in spans[first : after + 2]]
         if any(w in _NAMED for w in near):
             continue
         out.append(text[last:end] + " " + FAMILY_WORDS[family])
@@ -273,3 +276,9 @@ def expand_names(text: str) -> str:
     if not out:
         return text
     return "".join(out) + text[last:]
+
+
+def _word_count(starts: list[int], spans: list[tuple[int, int, str]], lo: int, hi: int) -> int:
+    """How many of the words ``spans`` lie wholly within ``text[lo:hi]``."""
+    i, j = bisect.bisect_left(starts, lo), bisect.bisect_left(starts, hi)
+    return sum(1 for k in range(i, j) if spans[k][1] <= hi)
