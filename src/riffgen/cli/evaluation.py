@@ -97,6 +97,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     pipe = _shared.load_pipeline(args)
     if not args.lexicon:
         pipe.lexicon = False
+    lexicon = bool(getattr(pipe, "lexicon", False))  # the fake pipeline has none
 
     def progress(done: int, total: int, prompt: str) -> None:
         print(f"[{done}/{total}] {prompt}", file=sys.stderr, flush=True)
@@ -105,7 +106,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     total = sum(r.n for k, r in result.generated.items() if k != "all")
     print(
         f"model {args.model}: {total} held-out prompts, {config.steps} {args.scheduler} steps, "
-        f"guidance {config.guidance}, lexicon {'on' if getattr(pipe, 'lexicon', False) else 'off'}; "
+        f"guidance {config.guidance}, lexicon {'on' if lexicon else 'off'}; "
         f"generation {result.seconds_generating / total:.2f} s/clip"
     )
     print(result.table())
@@ -117,7 +118,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         config_json = {
             **config.__dict__,
             "scheduler": args.scheduler,
-            "lexicon": bool(getattr(pipe, "lexicon", False)),
+            "lexicon": lexicon,
         }
         payload = {"model": args.model, "config": config_json, **result.to_json()}
         with atomic_outputs([args.json]) as (tmp,):
